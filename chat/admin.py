@@ -1,0 +1,39 @@
+from django.contrib import admin
+
+from .models import Chat, Message, Visitor
+
+
+class MessageInline(admin.TabularInline):
+    """The conversation, read-only: messages are changed by services, never by hand."""
+
+    model = Message
+    fields = ("seq", "author_kind", "author_name", "text", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("seq",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Chat)
+class ChatAdmin(admin.ModelAdmin):
+    list_display = ("public_id", "visitor", "department", "status", "agent", "started_at", "ended_at")
+    list_filter = ("status", "department")
+    search_fields = ("public_id", "visitor__name", "visitor__email", "ip_address")
+    readonly_fields = ("public_id", "visitor", "ticket", "started_at", "accepted_at", "ended_at", "ip_address",
+                       "user_agent", "last_seq", "status", "agent")
+    fields = readonly_fields + ("department",)
+    inlines = [MessageInline]
+    date_hierarchy = "started_at"
+
+
+@admin.register(Visitor)
+class VisitorAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "email", "language", "created_at", "last_seen_at")
+    search_fields = ("name", "email")
+    readonly_fields = ("created_at", "last_seen_at")

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class ChatConfig(AppConfig):
+    name = "chat"
+    verbose_name = "Live chat"
+
+    def ready(self):
+        from .agents_group import ensure_agents_group
+
+        post_migrate.connect(ensure_agents_group, sender=self)

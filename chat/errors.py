@@ -1,0 +1,30 @@
+"""Errors a service raises when a request cannot be carried out. Each has a stable ``code`` (part of
+the protocol, see docs/protocol.md) and a message a person can read."""
+
+
+class ChatError(Exception):
+    code = "chat_error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(ChatError):
+    code = "invalid"
+
+
+class NotFound(ChatError):
+    code = "not_found"
+
+
+class NotAllowed(ChatError):
+    code = "forbidden"
+
+
+class ChatClosed(ChatError):
+    code = "chat_ended"
+
+
+class Conflict(ChatError):
+    code = "conflict"

@@ -1,0 +1,201 @@
+"""The wire protocol's outgoing side, and the only module that talks to the channel layer.
+
+Every frame a server sends is built by one function here; docs/protocol.md documents the same shapes.
+Who receives an event is decided here too (``_chat_audience``), not at each call site. Services call
+the ``publish_*`` functions, which send after the surrounding transaction commits: nothing is
+broadcast that was not saved. Delivery is at-most-once; clients recover missed events by ``seq``.
+"""
+
+import json
+import logging
+from collections.abc import Iterable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from .models import Chat, Message
+
+log = logging.getLogger(__name__)
+
+# The channel-layer message type every consumer handles by sending ``text`` to its socket as is.
+FORWARD = "frame.forward"
+
+AGENTS_GROUP = "agents"
+
+
+# --- Groups ---------------------------------------------------------------------------------------
+
+
+def visitor_group(visitor_id: int) -> str:
+    """Every open widget of one visitor (several tabs of the host site)."""
+    return f"visitor-{visitor_id}"
+
+
+def chat_agents_group(chat_id: int) -> str:
+    """Agents who have the chat open in their console."""
+    return f"chat-{chat_id}-agents"
+
+
+def _chat_audience(chat: Chat) -> list[str]:
+    return [visitor_group(chat.visitor_id), chat_agents_group(chat.pk)]
+
+
+# --- Frame builders -------------------------------------------------------------------------------
+
+
+def _time(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def agent_display_name(user) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+def message_frame(message: Message, chat_public_id: str) -> dict:
+    return {
+        "type": "message",
+        "chat": chat_public_id,
+        "message": {
+            "id": message.pk,
+            "seq": message.seq,
+            "author": message.author_kind,
+            "author_name": message.author_name,
+            "event": message.event,
+            "client_id": message.client_id,
+            "html": message.html,
+            "created_at": _time(message.created_at),
+        },
+    }
+
+
+def chat_for_visitor(chat: Chat) -> dict:
+    return {
+        "id": chat.public_id,
+        "status": chat.status,
+        "department": chat.department.name if chat.department_id else None,
+        "agent_name": agent_display_name(chat.agent) if chat.agent_id else None,
+        "started_at": _time(chat.started_at),
+        "ended_at": _time(chat.ended_at),
+        "last_seq": chat.last_seq,
+    }
+
+
+def chat_for_agent(chat: Chat) -> dict:
+    return {
+        "id": chat.public_id,
+        "status": chat.status,
+        "department": chat.department.name if chat.department_id else None,
+        "agent_id": chat.agent_id,
+        "agent_name": agent_display_name(chat.agent) if chat.agent_id else None,
+        "visitor": {"name": chat.visitor.name, "email": chat.visitor.email},
+        "ticket_ref": chat.ticket.ref,
+        "ip_address": chat.ip_address,
+        "started_at": _time(chat.started_at),
+        "accepted_at": _time(chat.accepted_at),
+        "ended_at": _time(chat.ended_at),
+        "last_seq": chat.last_seq,
+    }
+
+
+def chat_frame_for_visitor(chat: Chat) -> dict:
+    return {"type": "chat", "chat": chat_for_visitor(chat)}
+
+
+def chat_frame_for_agent(chat: Chat) -> dict:
+    return {"type": "chat", "chat": chat_for_agent(chat)}
+
+
+def welcome(*, token: str | None, visitor, departments: Iterable, chat: Chat | None) -> dict:
+    return {
+        "type": "welcome",
+        "token": token,
+        "visitor": {"name": visitor.name, "email": visitor.email},
+        "departments": [{"id": d.pk, "name": d.name} for d in departments],
+        "chat": chat_for_visitor(chat) if chat else None,
+    }
+
+
+def agent_welcome(*, user, queue: Iterable[Chat]) -> dict:
+    return {
+        "type": "welcome",
+        "agent": {"id": user.pk, "name": agent_display_name(user)},
+        "chats": [chat_for_agent(c) for c in queue],
+    }
+
+
+def message_ack(message: Message, chat_public_id: str, *, duplicate: bool) -> dict:
+    frame = message_frame(message, chat_public_id)
+    frame["type"] = "message.ack"
+    frame["duplicate"] = duplicate
+    return frame
+
+
+def resumed(chat_public_id: str, last_seq: int) -> dict:
+    return {"type": "resumed", "chat": chat_public_id, "last_seq": last_seq}
+
+
+def error(code: str, message: str, *, client_id: str | None = None) -> dict:
+    """A refused frame. ``client_id`` names the message that was refused, when there was one."""
+    frame = {"type": "error", "code": code, "message": message}
+    if client_id:
+        frame["client_id"] = client_id
+    return frame
+
+
+def pong() -> dict:
+    return {"type": "pong"}
+
+
+# --- Publishing -----------------------------------------------------------------------------------
+
+
+def publish_message(message: Message, chat: Chat) -> None:
+    _send_on_commit(_chat_audience(chat), message_frame(message, chat.public_id))
+
+
+def publish_chat_changed(chat: Chat) -> None:
+    """A chat's state changed (started, accepted, ended): tell its visitor, the agents who have it
+    open, and every agent's queue."""
+    _send_on_commit([visitor_group(chat.visitor_id)], chat_frame_for_visitor(chat))
+    _send_on_commit([chat_agents_group(chat.pk), AGENTS_GROUP], chat_frame_for_agent(chat))
+
+
+def _send_on_commit(groups: list[str], frame: dict) -> None:
+    text = json.dumps(frame, separators=(",", ":"))
+    transaction.on_commit(lambda: _send(groups, text), robust=True)
+
+
+def _send(groups: list[str], text: str) -> None:
+    layer = get_channel_layer()
+    message = {"type": FORWARD, "text": text}
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # the record is in the database; clients resume by seq
+            log.exception("group_send to %s failed", group)
+
+
+async def group_join(group: str, channel_name: str) -> None:
+    await get_channel_layer().group_add(group, channel_name)
+
+
+async def group_leave(group: str, channel_name: str) -> None:
+    await get_channel_layer().group_discard(group, channel_name)
+
+
+async def layer_check(timeout: float = 2.0) -> bool:
+    """True if a message sent through the channel layer comes back (for /healthz)."""
+    import asyncio
+
+    layer = get_channel_layer()
+    try:
+        channel = await layer.new_channel("health.")
+        await layer.send(channel, {"type": "health.check"})
+        received = await asyncio.wait_for(layer.receive(channel), timeout)
+        return received.get("type") == "health.check"
+    except Exception:
+        log.warning("channel layer check failed", exc_info=True)
+        return False

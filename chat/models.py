@@ -1,0 +1,104 @@
+"""Visitors, chats and their messages.
+
+A chat's ``last_seq`` is the counter from which every change of that chat takes its ``seq``: messages,
+and system notes such as "agent joined" or "chat ended", are rows of ``Message`` numbered from it. A
+client that says the last ``seq`` it saw is sent every row after it, so nothing is lost when a live
+event is.
+"""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+CHAT_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
+
+
+def new_chat_public_id() -> str:
+    return "".join(secrets.choice(CHAT_ID_ALPHABET) for _ in range(8))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Visitor(models.Model):
+    """Someone chatting through the widget. Known by a random token kept in the widget's storage;
+    only its hash is stored, so a copy of the database does not let anyone act as the visitor."""
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.name or self.email or f"Visitor {self.pk}"
+
+
+class Chat(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        ACTIVE = "active", "Active"
+        ENDED = "ended", "Ended"
+
+    public_id = models.CharField("chat ID", max_length=12, unique=True, default=new_chat_public_id)
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="chats")
+    ticket = models.OneToOneField("tickets.Ticket", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("tickets.Department", null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="chats"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    last_seq = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+        permissions = [("act_as_agent", "Can answer chats in the agent console")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="active") | models.Q(agent__isnull=False),
+                name="chat_active_has_agent",
+            ),
+        ]
+
+    def __str__(self):
+        return self.public_id
+
+
+class Message(models.Model):
+    class Author(models.TextChoices):
+        VISITOR = "visitor", "Visitor"
+        AGENT = "agent", "Agent"
+        SYSTEM = "system", "System"
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    author_kind = models.CharField(max_length=8, choices=Author.choices)
+    author_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_name = models.CharField(max_length=150, blank=True)
+    # What a system note records ("accepted", "ended"); empty for people's messages.
+    event = models.CharField(max_length=20, blank=True)
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    text = models.TextField()
+    html = models.TextField(help_text="Sanitised HTML made once from the text when the message was saved.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["chat", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["chat", "seq"], name="message_unique_chat_seq"),
+            models.UniqueConstraint(fields=["chat", "client_id"], name="message_unique_chat_client_id"),
+        ]
+
+    def __str__(self):
+        return f"{self.chat_id}#{self.seq}"

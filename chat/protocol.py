@@ -1,0 +1,205 @@
+"""The wire protocol's incoming side: every frame a client may send, parsed and checked here.
+
+``parse(text, frames)`` returns a typed frame or raises ``ProtocolError`` (answered with an error
+event; the socket stays open). Business rules (who may post where, message length) stay in the
+services. docs/protocol.md documents the same frames.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MAX_FRAME_BYTES = 32 * 1024
+MAX_CHAT_ID_CHARS = 32
+MAX_TOKEN_CHARS = 100
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- Frames ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello:
+    token: str | None
+    language: str
+
+
+@dataclass(frozen=True)
+class ChatStart:
+    name: str
+    email: str
+    department: int | None
+    text: str
+    client_id: str
+
+
+@dataclass(frozen=True)
+class MessageSend:
+    chat: str
+    client_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """A frame that names one chat and nothing else (end, accept, unwatch)."""
+
+    chat: str
+
+
+@dataclass(frozen=True)
+class ChatEnd(ChatRef):
+    pass
+
+
+@dataclass(frozen=True)
+class ChatAccept(ChatRef):
+    pass
+
+
+@dataclass(frozen=True)
+class ChatUnwatch(ChatRef):
+    pass
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Send me the chat's state and every event after ``after_seq``. Agents send it as ``chat.watch``,
+    which also subscribes them to the chat's live events."""
+
+    chat: str
+    after_seq: int
+
+
+@dataclass(frozen=True)
+class ChatWatch(Resume):
+    pass
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+# --- Field readers --------------------------------------------------------------------------------
+
+
+def _missing(key: str) -> ProtocolError:
+    return ProtocolError("invalid", f"Field '{key}' is required.")
+
+
+def _str(data: dict, key: str, *, max_len: int, required: bool = True) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise _missing(key)
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError("invalid", f"Field '{key}' must be a string.")
+    if len(value) > max_len:
+        raise ProtocolError("invalid", f"Field '{key}' is longer than {max_len} characters.")
+    return value
+
+
+def _text(data: dict, key: str) -> str:
+    """Message text: its length is a business rule checked by the service, with a readable error.
+    The frame size limit bounds it here."""
+    value = data.get(key)
+    if value is None:
+        raise _missing(key)
+    if not isinstance(value, str):
+        raise ProtocolError("invalid", f"Field '{key}' must be a string.")
+    return value
+
+
+def _int(data: dict, key: str, *, required: bool = True, minimum: int = 0) -> int | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise _missing(key)
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError("invalid", f"Field '{key}' must be a whole number.")
+    if value < minimum or value > 2**31:
+        raise ProtocolError("invalid", f"Field '{key}' is out of range.")
+    return value
+
+
+def _chat(data: dict) -> str:
+    return _str(data, "chat", max_len=MAX_CHAT_ID_CHARS)
+
+
+# --- One parser per frame type --------------------------------------------------------------------
+
+
+def parse_hello(data: dict) -> Hello:
+    return Hello(
+        token=_str(data, "token", max_len=MAX_TOKEN_CHARS, required=False),
+        language=_str(data, "language", max_len=16, required=False) or "",
+    )
+
+
+def parse_chat_start(data: dict) -> ChatStart:
+    return ChatStart(
+        name=_str(data, "name", max_len=200),
+        email=_str(data, "email", max_len=254),
+        department=_int(data, "department", required=False),
+        text=_text(data, "text"),
+        client_id=_str(data, "client_id", max_len=64),
+    )
+
+
+def parse_message_send(data: dict) -> MessageSend:
+    return MessageSend(chat=_chat(data), client_id=_str(data, "client_id", max_len=64), text=_text(data, "text"))
+
+
+def parse_resume(data: dict) -> Resume:
+    return Resume(chat=_chat(data), after_seq=_int(data, "after_seq"))
+
+
+def parse_chat_watch(data: dict) -> ChatWatch:
+    return ChatWatch(chat=_chat(data), after_seq=_int(data, "after_seq", required=False) or 0)
+
+
+VISITOR_FRAMES: dict[str, Callable[[dict], object]] = {
+    "hello": parse_hello,
+    "chat.start": parse_chat_start,
+    "message.send": parse_message_send,
+    "chat.end": lambda d: ChatEnd(_chat(d)),
+    "resume": parse_resume,
+    "ping": lambda d: Ping(),
+}
+
+AGENT_FRAMES: dict[str, Callable[[dict], object]] = {
+    "chat.watch": parse_chat_watch,
+    "chat.unwatch": lambda d: ChatUnwatch(_chat(d)),
+    "chat.accept": lambda d: ChatAccept(_chat(d)),
+    "message.send": parse_message_send,
+    "chat.end": lambda d: ChatEnd(_chat(d)),
+    "ping": lambda d: Ping(),
+}
+
+
+def parse(text: str | None, frames: dict[str, Callable[[dict], object]]) -> object:
+    """Parse one text frame into a typed value, or raise ``ProtocolError``."""
+    if text is None:
+        raise ProtocolError("bad_frame", "Frames must be JSON text, not binary.")
+    if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
+        raise ProtocolError("too_large", f"A frame can be at most {MAX_FRAME_BYTES // 1024} KiB.")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ProtocolError("bad_json", "A frame must be a JSON object.") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_json", "A frame must be a JSON object.")
+    kind = data.get("type")
+    parser = frames.get(kind) if isinstance(kind, str) else None
+    if parser is None:
+        raise ProtocolError("unknown_type", f"Unknown frame type {kind!r}." if kind else "Field 'type' is required.")
+    return parser(data)

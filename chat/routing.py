@@ -1,0 +1,10 @@
+from channels.auth import AuthMiddlewareStack
+from django.urls import path
+
+from .consumers import AgentConsumer, VisitorConsumer
+from .origins import agent_origins, visitor_origins
+
+websocket_urlpatterns = [
+    path("ws/visitor/", visitor_origins(VisitorConsumer.as_asgi())),
+    path("ws/agent/", agent_origins(AuthMiddlewareStack(AgentConsumer.as_asgi()))),
+]

@@ -1,0 +1,294 @@
+"""Every state change of the live chat. One transaction each; broadcasts go out after commit.
+
+Services take plain values (ids, text) and an ``Actor`` saying who acts, check what may be done,
+write, and register the broadcast with ``events.publish_*``. They raise a ``ChatError`` with a code
+and a message a person can read when a request cannot be carried out.
+"""
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from tickets import services as ticket_services
+from tickets.models import Department
+
+from . import events, rendering
+from .errors import ChatClosed, Conflict, InvalidInput, NotAllowed, NotFound
+from .models import Chat, Message, Visitor, hash_token
+
+MAX_MESSAGE_CHARS = 5000
+MAX_NAME_CHARS = 100
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for a change: a visitor (by id) or an agent (a Django user)."""
+
+    visitor_id: int | None = None
+    agent: AbstractBaseUser | None = None
+
+    @classmethod
+    def for_visitor(cls, visitor_id: int) -> "Actor":
+        return cls(visitor_id=visitor_id)
+
+    @classmethod
+    def for_agent(cls, user: AbstractBaseUser) -> "Actor":
+        return cls(agent=user)
+
+    @property
+    def is_agent(self) -> bool:
+        return self.agent is not None
+
+    @property
+    def display_name(self) -> str:
+        if self.agent is not None:
+            return self.agent.get_full_name() or self.agent.get_username()
+        return ""
+
+
+# --- Checks ---------------------------------------------------------------------------------------
+
+
+def check_message_text(text: str) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("A message cannot be empty.")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidInput(f"A message can be at most {MAX_MESSAGE_CHARS:,} characters long.")
+    return text.strip("\n")
+
+
+def check_client_id(client_id: str) -> str:
+    if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
+        raise InvalidInput("client_id must be 1 to 64 letters, digits or - _ . :")
+    return client_id
+
+
+def check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("Please tell us your name.")
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidInput(f"A name can be at most {MAX_NAME_CHARS} characters long.")
+    return name
+
+
+def check_email(email: str) -> str:
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput("Please give a valid email address, so that we can reply.") from None
+    return email
+
+
+def check_department(department_id: int | None) -> Department | None:
+    """With several departments on offer the visitor must pick one; with one it is implied."""
+    offered = list(Department.objects.filter(is_active=True))
+    if department_id is None:
+        if len(offered) > 1:
+            raise InvalidInput("Please choose a department.")
+        return offered[0] if offered else None
+    for department in offered:
+        if department.pk == department_id:
+            return department
+    raise InvalidInput("That department does not take chats.")
+
+
+def _render(author_kind: str, text: str) -> str:
+    if author_kind == Message.Author.AGENT:
+        return rendering.render_markdown(text)
+    return rendering.render_plain(text)
+
+
+def _next_seq(chat_id: int) -> int:
+    """Take the chat's next seq. The UPDATE locks the chat row until commit, so seqs of one chat are
+    handed out one at a time and never twice."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Chat._meta.db_table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
+            [chat_id],
+        )
+        return cursor.fetchone()[0]
+
+
+def _add_message(chat: Chat, *, author_kind: str, text: str, client_id: str | None = None,
+                 agent: AbstractBaseUser | None = None, author_name: str = "", event: str = "") -> Message:
+    seq = _next_seq(chat.pk)
+    chat.last_seq = seq
+    message = Message.objects.create(
+        chat=chat,
+        seq=seq,
+        author_kind=author_kind,
+        author_agent=agent,
+        author_name=author_name,
+        event=event,
+        client_id=client_id,
+        text=text,
+        html=_render(author_kind, text),
+    )
+    events.publish_message(message, chat)
+    return message
+
+
+def _system_note(chat: Chat, event: str, text: str) -> Message:
+    return _add_message(chat, author_kind=Message.Author.SYSTEM, text=text, event=event)
+
+
+# --- Visitors -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def visitor_register(*, language: str = "") -> tuple[Visitor, str]:
+    """A new visitor and its token. The token is returned once and only its hash is kept."""
+    token = secrets.token_urlsafe(32)
+    visitor = Visitor.objects.create(token_hash=hash_token(token), language=language[:16])
+    return visitor, token
+
+
+# --- Chats ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostResult:
+    message: Message
+    chat: Chat
+    duplicate: bool
+
+
+def chat_start(*, visitor_id: int, name: str, email: str, department_id: int | None, text: str,
+               client_id: str, ip_address: str | None = None, user_agent: str = "",
+               language: str = "") -> PostResult:
+    """Open a chat with the visitor's first message. Sent again with the same ``client_id`` (the
+    answer was lost), it answers with the chat already started."""
+    try:
+        return _chat_start(visitor_id=visitor_id, name=name, email=email, department_id=department_id,
+                           text=text, client_id=client_id, ip_address=ip_address, user_agent=user_agent,
+                           language=language)
+    except IntegrityError:
+        return _chat_start(visitor_id=visitor_id, name=name, email=email, department_id=department_id,
+                           text=text, client_id=client_id, ip_address=ip_address, user_agent=user_agent,
+                           language=language)
+
+
+@transaction.atomic
+def _chat_start(*, visitor_id, name, email, department_id, text, client_id, ip_address, user_agent,
+                language) -> PostResult:
+    name, email = check_name(name), check_email(email)
+    text, client_id = check_message_text(text), check_client_id(client_id)
+    department = check_department(department_id)
+    visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
+
+    open_chat = visitor.chats.exclude(status=Chat.Status.ENDED).first()
+    if open_chat is not None:
+        first = open_chat.messages.filter(client_id=client_id).first()
+        if first is not None:
+            return PostResult(first, open_chat, duplicate=True)
+        raise Conflict("You already have a chat open.")
+
+    visitor.name, visitor.email = name, email
+    if language:
+        visitor.language = language[:16]
+    visitor.last_seen_at = timezone.now()
+    visitor.save(update_fields=["name", "email", "language", "last_seen_at"])
+
+    ticket = ticket_services.ticket_open(
+        subject=text.splitlines()[0][:200], requester_name=name, requester_email=email,
+        department=department, language=visitor.language,
+    )
+    chat = Chat.objects.create(
+        visitor=visitor, ticket=ticket, department=department,
+        ip_address=ip_address, user_agent=(user_agent or "")[:400],
+    )
+    message = _add_message(chat, author_kind=Message.Author.VISITOR, text=text, client_id=client_id,
+                           author_name=name)
+    events.publish_chat_changed(chat)
+    return PostResult(message, chat, duplicate=False)
+
+
+def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str) -> PostResult:
+    """Post a message. The same ``client_id`` twice stores it once and answers with the stored one.
+
+    A race between two sends of one ``client_id`` ends in the unique constraint; the second
+    transaction is then retried and finds the first one's message."""
+    try:
+        return _message_post(chat_public_id=chat_public_id, actor=actor, client_id=client_id, text=text)
+    except IntegrityError:
+        return _message_post(chat_public_id=chat_public_id, actor=actor, client_id=client_id, text=text)
+
+
+@transaction.atomic
+def _message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str) -> PostResult:
+    client_id = check_client_id(client_id)
+    chat = _chat_for(actor, chat_public_id)
+    existing = Message.objects.filter(chat_id=chat.pk, client_id=client_id).first()
+    if existing is not None:
+        return PostResult(existing, chat, duplicate=True)
+    text = check_message_text(text)
+    if chat.status == Chat.Status.ENDED:
+        raise ChatClosed("This chat has ended. Start a new chat to write again.")
+    if actor.is_agent:
+        if chat.agent_id != actor.agent.pk:
+            raise NotAllowed("Accept the chat before you reply to it.")
+        message = _add_message(chat, author_kind=Message.Author.AGENT, text=text, client_id=client_id,
+                               agent=actor.agent, author_name=actor.display_name)
+    else:
+        message = _add_message(chat, author_kind=Message.Author.VISITOR, text=text, client_id=client_id,
+                               author_name=chat.visitor.name)
+    return PostResult(message, chat, duplicate=False)
+
+
+@transaction.atomic
+def chat_accept(*, chat_public_id: str, agent: AbstractBaseUser) -> Chat:
+    """An agent takes a waiting chat. Of two agents who accept at once, one gets it."""
+    now = timezone.now()
+    taken = Chat.objects.filter(public_id=chat_public_id, status=Chat.Status.QUEUED).update(
+        status=Chat.Status.ACTIVE, agent=agent, accepted_at=now
+    )
+    chat = _chat_for(Actor.for_agent(agent), chat_public_id)
+    if not taken:
+        if chat.status == Chat.Status.ENDED:
+            raise ChatClosed("This chat has already ended.")
+        if chat.agent_id == agent.pk:
+            return chat
+        raise Conflict(f"{events.agent_display_name(chat.agent)} has already accepted this chat.")
+    ticket_services.ticket_assign(ticket_id=chat.ticket_id, agent=agent)
+    name = Actor.for_agent(agent).display_name
+    _system_note(chat, "accepted", f"{name} joined the chat.")
+    events.publish_chat_changed(chat)
+    return chat
+
+
+@transaction.atomic
+def chat_end(*, chat_public_id: str, actor: Actor) -> Chat:
+    """End a chat. The visitor can end their own chat; an agent the chat assigned to them, or a chat
+    still waiting in the queue. Ending an ended chat changes nothing."""
+    chat = _chat_for(actor, chat_public_id)
+    if chat.status == Chat.Status.ENDED:
+        return chat
+    if actor.is_agent and chat.status == Chat.Status.ACTIVE and chat.agent_id != actor.agent.pk:
+        raise NotAllowed("Only the agent in this chat can end it.")
+    chat.status = Chat.Status.ENDED
+    chat.ended_at = timezone.now()
+    chat.save(update_fields=["status", "ended_at"])
+    who = actor.display_name if actor.is_agent else (chat.visitor.name or "The visitor")
+    _system_note(chat, "ended", f"{who} ended the chat.")
+    events.publish_chat_changed(chat)
+    return chat
+
+
+def _chat_for(actor: Actor, chat_public_id: str) -> Chat:
+    """The chat, if the actor may see it: agents see every chat, a visitor only their own."""
+    query = Chat.objects.select_related("visitor", "agent", "department", "ticket")
+    if not actor.is_agent:
+        query = query.filter(visitor_id=actor.visitor_id)
+    chat = query.filter(public_id=chat_public_id).first()
+    if chat is None:
+        raise NotFound("No such chat.")
+    return chat

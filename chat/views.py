@@ -1,0 +1,49 @@
+"""Pages: the widget's iframe, the agent console and the demo website. No business rules here."""
+
+import re
+
+from django.conf import settings
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_exempt
+
+from .permissions import agent_required
+from .services import MAX_MESSAGE_CHARS
+
+ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+
+
+def _frame_ancestors() -> str:
+    origins = settings.CHAT_EMBED_ORIGINS
+    return "*" if "*" in origins else " ".join(["'self'", *origins])
+
+
+@xframe_options_exempt
+def widget_frame(request):
+    """The page inside the widget's iframe. ``host`` is the embedding page's origin, the only target
+    the widget posts messages to and the only sender it listens to."""
+    host = request.GET.get("host", "")
+    if not ORIGIN_RE.match(host):
+        host = ""
+    response = render(request, "chat/widget.html", {"host_origin": host, "max_chars": MAX_MESSAGE_CHARS})
+    response["Content-Security-Policy"] = f"frame-ancestors {_frame_ancestors()}"
+    return response
+
+
+@agent_required
+def console(request):
+    return render(request, "chat/console.html", {"max_chars": MAX_MESSAGE_CHARS})
+
+
+DEMO_PAGES = {
+    "": ("Home", "demo/home.html"),
+    "pricing": ("Pricing", "demo/pricing.html"),
+    "contact": ("Contact", "demo/contact.html"),
+}
+
+
+def demo(request, page=""):
+    if not settings.DEMO_SITE or page not in DEMO_PAGES:
+        raise Http404("No demo here.")
+    title, template = DEMO_PAGES[page]
+    return render(request, template, {"title": title, "pages": DEMO_PAGES})
