@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Run every test. PostgreSQL and Redis on this machine are used when they answer (in CI they must);
+# otherwise the suite runs on SQLite and the tests that need Redis skip, saying why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+
+answers() { $PY -c "import socket,sys; socket.create_connection(('$1', $2), 1)" 2>/dev/null; }
+
+if [ -z "${DATABASE_URL:-}" ] && answers 127.0.0.1 5432; then
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/helpdesk"
+fi
+if [ -z "${REDIS_URL:-}" ] && answers 127.0.0.1 6379; then
+  export REDIS_URL="redis://127.0.0.1:6379/0"
+fi
+echo "database: ${DATABASE_URL:-SQLite (embedded default)}; redis: ${REDIS_URL:-none}"
+
+set +e
+$PY -m pytest "$@"
+status=$?
+set -e
+if [ "$status" = 5 ]; then
+  echo "pytest collected no tests: that is a failure here." >&2
+  exit 1
+fi
+exit "$status"
