@@ -75,3 +75,15 @@ def redis_layer(settings, _memory_layer_by_default):
     settings.CHANNEL_LAYERS = redis_layer_settings()
     channel_layers.backends.clear()
     return "redis"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_pool_before_test_database_teardown(django_db_setup):
+    """The psycopg pool keeps connections to the test database open; close it before the test
+    database is dropped, or PostgreSQL refuses to drop a database in use."""
+    yield
+    from django.db import connections
+
+    for connection in connections.all():
+        if connection.vendor == "postgresql" and connection.pool is not None:
+            connection.close_pool()
