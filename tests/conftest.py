@@ -78,12 +78,21 @@ def redis_layer(settings, _memory_layer_by_default):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _close_pool_before_test_database_teardown(django_db_setup):
-    """The psycopg pool keeps connections to the test database open; close it before the test
-    database is dropped, or PostgreSQL refuses to drop a database in use."""
+def _close_pool_before_test_database_teardown(django_db_setup, django_db_blocker):
+    """The psycopg pool, shared by every thread that ran a consumer's database call, keeps
+    connections to the test database open; PostgreSQL will not drop a database in use. Close the
+    pool and end what is left of its sessions before the test database is dropped."""
     yield
     from django.db import connections
 
     for connection in connections.all():
-        if connection.vendor == "postgresql" and connection.pool is not None:
+        if connection.vendor != "postgresql":
+            continue
+        name = connection.settings_dict["NAME"]
+        if connection.pool is not None:
             connection.close_pool()
+        with django_db_blocker.unblock(), connection._nodb_cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
