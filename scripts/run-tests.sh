@@ -15,6 +15,8 @@ if [ -z "${REDIS_URL:-}" ] && answers 127.0.0.1 6379; then
 fi
 echo "database: ${DATABASE_URL:-SQLite (embedded default)}; redis: ${REDIS_URL:-none}"
 
+.venv/bin/ruff check --quiet . || { echo "ruff found the problems above" >&2; exit 1; }
+
 set +e
 $PY -m pytest "$@"
 status=$?

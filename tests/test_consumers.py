@@ -255,7 +255,8 @@ async def test_reconnect_mid_conversation_loses_and_duplicates_nothing(layer):
     last_seen = 2
 
     # The visitor sends and the socket drops before the ack is read.
-    await visitor.send({"type": "message.send", "chat": chat["id"], "client_id": "v-lost-ack", "text": "are you there?"})
+    lost = {"type": "message.send", "chat": chat["id"], "client_id": "v-lost-ack", "text": "are you there?"}
+    await visitor.send(lost)
     await agent.expect_message(client_id="v-lost-ack")
     await visitor.close()
 
@@ -267,7 +268,7 @@ async def test_reconnect_mid_conversation_loses_and_duplicates_nothing(layer):
     # Reconnect: hello with the token, resend the outbox, resume from the last seq seen.
     back, welcome_back = await live.visitor(welcome["token"])
     assert welcome_back["chat"]["last_seq"] == 6
-    await back.send({"type": "message.send", "chat": chat["id"], "client_id": "v-lost-ack", "text": "are you there?"})
+    await back.send(lost)
     await back.send({"type": "resume", "chat": chat["id"], "after_seq": last_seen})
     ack = await back.expect("message.ack", **{"message.client_id": "v-lost-ack"})
     assert ack["duplicate"] is True and ack["message"]["seq"] == 3

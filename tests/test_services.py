@@ -214,7 +214,8 @@ class TestMessagePost:
         chat = start_chat()
         agent = AgentFactory()
         services.chat_accept(chat_public_id=chat.public_id, agent=agent)
-        html = post(chat, Actor.for_agent(agent), text="[x](javascript:alert(1)) <img src=x onerror=alert(1)>").message.html
+        text = "[x](javascript:alert(1)) <img src=x onerror=alert(1)>"
+        html = post(chat, Actor.for_agent(agent), text=text).message.html
         assert "javascript:" not in html and "onerror" not in html and "<img" not in html
 
 
