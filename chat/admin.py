@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.shortcuts import redirect
 
-from .models import Chat, Message, Visitor
+from .models import Chat, ChatSettings, Message, PageView, Visitor
+from .selectors import forget_cached_settings
 
 
 class MessageInline(admin.TabularInline):
@@ -20,6 +22,17 @@ class MessageInline(admin.TabularInline):
         return False
 
 
+class PageViewInline(admin.TabularInline):
+    model = PageView
+    fields = ("created_at", "title", "url")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Chat)
 class ChatAdmin(admin.ModelAdmin):
     list_display = ("public_id", "visitor", "department", "status", "agent", "started_at", "ended_at")
@@ -28,7 +41,7 @@ class ChatAdmin(admin.ModelAdmin):
     readonly_fields = ("public_id", "visitor", "ticket", "started_at", "accepted_at", "ended_at", "ip_address",
                        "user_agent", "last_seq", "status", "agent")
     fields = readonly_fields + ("department",)
-    inlines = [MessageInline]
+    inlines = [MessageInline, PageViewInline]
     date_hierarchy = "started_at"
 
 
@@ -37,3 +50,22 @@ class VisitorAdmin(admin.ModelAdmin):
     list_display = ("__str__", "email", "language", "created_at", "last_seen_at")
     search_fields = ("name", "email")
     readonly_fields = ("created_at", "last_seen_at")
+
+
+@admin.register(ChatSettings)
+class ChatSettingsAdmin(admin.ModelAdmin):
+    """One row of settings: the list opens it directly."""
+
+    def changelist_view(self, request, extra_context=None):
+        settings, _ = ChatSettings.objects.get_or_create(pk=1)
+        return redirect("admin:chat_chatsettings_change", settings.pk)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        forget_cached_settings()

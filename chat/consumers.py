@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import events, protocol, selectors, services
+from .coalesce import LatestOnly
 from .errors import ChatError, NotFound
 from .network import client_ip
 from .permissions import is_agent
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+# At most this often a socket's typing events reach the channel layer (the widget sends fewer).
+TYPING_INTERVAL = 0.25
 
 
 class FrameConsumer(AsyncWebsocketConsumer):
@@ -65,22 +68,37 @@ class FrameConsumer(AsyncWebsocketConsumer):
         if group in self.groups:
             self.groups.remove(group)
 
-    async def disconnect(self, code):
+    async def leave_all(self) -> None:
         for group in list(self.groups):
             await events.group_leave(group, self.channel_name)
 
-    async def send_history(self, chat, after_seq: int, chat_frame: dict) -> None:
-        """The chat's state, then every stored event after ``after_seq``, then ``resumed``."""
+    async def send_history(self, chat, after_seq: int, chat_frame: dict, *, for_agent: bool = False) -> None:
+        """The chat's state, then every stored event after ``after_seq``, then ``resumed``. Agents
+        also get the visitor's pages and the receipts of messages they already have."""
         await self.send_frame(chat_frame)
-        history = await database_sync_to_async(selectors.messages_after)(chat.pk, after_seq)
+        history, receipts, journey = await database_sync_to_async(_history)(chat, after_seq, for_agent)
+        if for_agent:
+            await self.send_frame(events.pages_frame(chat.public_id, journey))
         last = after_seq
         for message in history:
             await self.send_frame(events.message_frame(message, chat.public_id))
             last = message.seq
-        await self.send_frame(events.resumed(chat.public_id, last))
+        if receipts:
+            await self.send_frame(events.receipt_frame(
+                chat.public_id, max(m.receipt_seq for m in receipts), receipts
+            ))
+        # A full page means there may be more: the client asks again from ``last``. Otherwise the
+        # client is level with the chat, receipts included.
+        complete = len(history) < selectors.RESUME_LIMIT
+        await self.send_frame(events.resumed(chat.public_id, max(last, chat.last_seq) if complete else last))
 
     async def on_ping(self, frame):
         await self.send_frame(events.pong())
+
+    async def disconnect(self, code):
+        if hasattr(self, "typing"):
+            self.typing.cancel()
+        await self.leave_all()
 
 
 class VisitorConsumer(FrameConsumer):
@@ -92,6 +110,9 @@ class VisitorConsumer(FrameConsumer):
     async def connect(self):
         self.groups = []
         self.visitor = None
+        self.chats: dict[str, int] = {}  # chats this socket has shown to be the visitor's: chat ID -> pk
+        self.typing_preview = True
+        self.typing = LatestOnly(self._send_typing, TYPING_INTERVAL)
         await self.accept()
 
     def check_ready(self, frame) -> None:
@@ -112,8 +133,11 @@ class VisitorConsumer(FrameConsumer):
             visitor, token = await database_sync_to_async(services.visitor_register)(language=frame.language)
         self.visitor = visitor
         await self.join(events.visitor_group(visitor.pk))
-        chat, departments = await database_sync_to_async(_visitor_start_state)(visitor.pk)
-        await self.send_frame(events.welcome(token=token, visitor=visitor, departments=departments, chat=chat))
+        chat, departments, self.typing_preview = await database_sync_to_async(_visitor_start_state)(visitor.pk)
+        if chat is not None:
+            self.chats[chat.public_id] = chat.pk
+        await self.send_frame(events.welcome(token=token, visitor=visitor, departments=departments, chat=chat,
+                                             typing_preview=self.typing_preview))
 
     async def on_chatstart(self, frame: protocol.ChatStart):
         result = await database_sync_to_async(services.chat_start)(
@@ -121,10 +145,12 @@ class VisitorConsumer(FrameConsumer):
             text=frame.text, client_id=frame.client_id, ip_address=client_ip(self.scope),
             user_agent=_header(self.scope, b"user-agent"),
         )
+        self.chats[result.chat.public_id] = result.chat.pk
         await self.send_frame(events.chat_frame_for_visitor(result.chat))
         await self.send_frame(events.message_ack(result.message, result.chat.public_id, duplicate=result.duplicate))
 
     async def on_messagesend(self, frame: protocol.MessageSend):
+        self.typing.drop()  # the draft is now a message: a late draft must not show it again
         result = await database_sync_to_async(services.message_post)(
             chat_public_id=frame.chat, actor=services.Actor.for_visitor(self.visitor.pk),
             client_id=frame.client_id, text=frame.text,
@@ -141,7 +167,31 @@ class VisitorConsumer(FrameConsumer):
         chat = await database_sync_to_async(selectors.visitor_chat)(self.visitor.pk, frame.chat)
         if chat is None:
             raise NotFound("No such chat.")
+        self.chats[chat.public_id] = chat.pk
         await self.send_history(chat, frame.after_seq, events.chat_frame_for_visitor(chat))
+
+    async def on_visitortyping(self, frame: protocol.VisitorTyping):
+        """Forwarded to the chat's agents without touching the database, coalesced."""
+        chat_pk = self.chats.get(frame.chat)
+        if chat_pk is None:
+            raise NotFound("No such chat.")
+        text = frame.text if self.typing_preview else (None if frame.text else "")
+        self.typing.push((chat_pk, frame.chat, text))
+
+    async def _send_typing(self, value) -> None:
+        chat_pk, chat_public_id, text = value
+        await events.send_visitor_typing(chat_pk, chat_public_id, text)
+
+    async def on_receipt(self, frame: protocol.Receipt):
+        await database_sync_to_async(services.messages_mark)(
+            chat_public_id=frame.chat, visitor_id=self.visitor.pk,
+            delivered_up_to=frame.delivered_up_to, read_up_to=frame.read_up_to,
+        )
+
+    async def on_pageviewreport(self, frame: protocol.PageViewReport):
+        await database_sync_to_async(services.page_view_record)(
+            visitor_id=self.visitor.pk, url=frame.url, title=frame.title
+        )
 
 
 class AgentConsumer(FrameConsumer):
@@ -151,6 +201,8 @@ class AgentConsumer(FrameConsumer):
 
     async def connect(self):
         self.groups = []
+        self.watched: dict[str, tuple[int, int]] = {}  # chat ID -> (pk, visitor pk)
+        self.typing = LatestOnly(self._send_typing, TYPING_INTERVAL)
         self.authorized = False
         self.user = self.scope.get("user")
         await self.accept()
@@ -161,6 +213,7 @@ class AgentConsumer(FrameConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.authorized = True
+        self.display_name = services.Actor.for_agent(self.user).display_name
         await self.join(events.AGENTS_GROUP)
         queue = await database_sync_to_async(selectors.agent_queue)(self.user.pk)
         await self.send_frame(events.agent_welcome(user=self.user, queue=queue))
@@ -175,20 +228,36 @@ class AgentConsumer(FrameConsumer):
             raise NotFound("No such chat.")
         # Join before reading history, so that an event committed in between is not missed
         # (it may then arrive twice; clients drop a seq they already have).
+        await self.watch(chat)
+        await self.send_history(chat, frame.after_seq, events.chat_frame_for_agent(chat), for_agent=True)
+
+    async def watch(self, chat) -> None:
         await self.join(events.chat_agents_group(chat.pk))
-        await self.send_history(chat, frame.after_seq, events.chat_frame_for_agent(chat))
+        self.watched[chat.public_id] = (chat.pk, chat.visitor_id)
 
     async def on_chatunwatch(self, frame: protocol.ChatUnwatch):
-        chat = await database_sync_to_async(selectors.agent_chat)(frame.chat)
-        if chat is not None:
-            await self.leave(events.chat_agents_group(chat.pk))
+        watched = self.watched.pop(frame.chat, None)
+        if watched is not None:
+            await self.leave(events.chat_agents_group(watched[0]))
 
     async def on_chataccept(self, frame: protocol.ChatAccept):
         chat = await database_sync_to_async(services.chat_accept)(chat_public_id=frame.chat, agent=self.user)
-        await self.join(events.chat_agents_group(chat.pk))
+        await self.watch(chat)
         await self.send_frame(events.chat_frame_for_agent(chat))
 
+    async def on_agenttyping(self, frame: protocol.AgentTyping):
+        """Tells the visitor an agent is typing; never the text. Coalesced, not stored."""
+        watched = self.watched.get(frame.chat)
+        if watched is None:
+            raise NotFound("Open the chat first.")
+        self.typing.push((watched[1], frame.chat, frame.active))
+
+    async def _send_typing(self, value) -> None:
+        visitor_id, chat_public_id, active = value
+        await events.send_agent_typing(visitor_id, chat_public_id, active, self.display_name)
+
     async def on_messagesend(self, frame: protocol.MessageSend):
+        self.typing.drop()
         result = await database_sync_to_async(services.message_post)(
             chat_public_id=frame.chat, actor=services.Actor.for_agent(self.user),
             client_id=frame.client_id, text=frame.text,
@@ -203,7 +272,15 @@ class AgentConsumer(FrameConsumer):
 
 
 def _visitor_start_state(visitor_id: int):
-    return selectors.visitor_current_chat(visitor_id), selectors.departments_on_offer()
+    return (selectors.visitor_current_chat(visitor_id), selectors.departments_on_offer(),
+            selectors.typing_preview_enabled())
+
+
+def _history(chat, after_seq: int, for_agent: bool):
+    messages = selectors.messages_after(chat.pk, after_seq)
+    if not for_agent:
+        return messages, [], []
+    return messages, selectors.receipts_after(chat.pk, after_seq), selectors.chat_journey(chat)
 
 
 def _header(scope, name: bytes) -> str:

@@ -28,3 +28,7 @@ class ChatClosed(ChatError):
 
 class Conflict(ChatError):
     code = "conflict"
+
+
+class RateLimited(ChatError):
+    code = "rate_limited"

@@ -14,7 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from .models import Chat, Message
+from .models import Chat, Message, PageView
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,8 @@ def message_frame(message: Message, chat_public_id: str) -> dict:
             "client_id": message.client_id,
             "html": message.html,
             "created_at": _time(message.created_at),
+            "delivered_at": _time(message.delivered_at),
+            "read_at": _time(message.read_at),
         },
     }
 
@@ -108,13 +110,14 @@ def chat_frame_for_agent(chat: Chat) -> dict:
     return {"type": "chat", "chat": chat_for_agent(chat)}
 
 
-def welcome(*, token: str | None, visitor, departments: Iterable, chat: Chat | None) -> dict:
+def welcome(*, token: str | None, visitor, departments: Iterable, chat: Chat | None, typing_preview: bool) -> dict:
     return {
         "type": "welcome",
         "token": token,
         "visitor": {"name": visitor.name, "email": visitor.email},
         "departments": [{"id": d.pk, "name": d.name} for d in departments],
         "chat": chat_for_visitor(chat) if chat else None,
+        "typing_preview": typing_preview,
     }
 
 
@@ -131,6 +134,40 @@ def message_ack(message: Message, chat_public_id: str, *, duplicate: bool) -> di
     frame["type"] = "message.ack"
     frame["duplicate"] = duplicate
     return frame
+
+
+def receipt_frame(chat_public_id: str, seq: int, messages: Iterable[Message]) -> dict:
+    return {
+        "type": "receipt",
+        "chat": chat_public_id,
+        "seq": seq,
+        "messages": [
+            {"seq": m.seq, "delivered_at": _time(m.delivered_at), "read_at": _time(m.read_at)} for m in messages
+        ],
+    }
+
+
+def _page_view(view: PageView) -> dict:
+    return {"url": view.url, "title": view.title, "at": _time(view.created_at)}
+
+
+def page_view_frame(view: PageView, chat_public_id: str) -> dict:
+    return {"type": "page.view", "chat": chat_public_id, "view": _page_view(view)}
+
+
+def pages_frame(chat_public_id: str, views: Iterable[PageView]) -> dict:
+    return {"type": "pages", "chat": chat_public_id, "views": [_page_view(v) for v in views]}
+
+
+def visitor_typing_frame(chat_public_id: str, text: str | None) -> dict:
+    """To agents: the visitor's draft (``text``), or only that they type (``text`` null) when the
+    preview is off. An empty text means the draft was cleared."""
+    return {"type": "typing", "chat": chat_public_id, "text": text}
+
+
+def agent_typing_frame(chat_public_id: str, active: bool, agent_name: str) -> dict:
+    """To the visitor: an agent is typing. Never the agent's text."""
+    return {"type": "agent.typing", "chat": chat_public_id, "active": active, "agent_name": agent_name}
 
 
 def resumed(chat_public_id: str, last_seq: int) -> dict:
@@ -161,6 +198,33 @@ def publish_chat_changed(chat: Chat) -> None:
     open, and every agent's queue."""
     _send_on_commit([visitor_group(chat.visitor_id)], chat_frame_for_visitor(chat))
     _send_on_commit([chat_agents_group(chat.pk), AGENTS_GROUP], chat_frame_for_agent(chat))
+
+
+def publish_receipt(chat: Chat, seq: int, messages: list[Message]) -> None:
+    _send_on_commit([chat_agents_group(chat.pk)], receipt_frame(chat.public_id, seq, messages))
+
+
+def publish_page_view(view: PageView, chat: Chat) -> None:
+    _send_on_commit([chat_agents_group(chat.pk)], page_view_frame(view, chat.public_id))
+
+
+async def send_visitor_typing(chat_id: int, chat_public_id: str, text: str | None) -> None:
+    """Ephemeral: straight to the chat's agents, never stored, never on a transaction."""
+    await _send_now([chat_agents_group(chat_id)], visitor_typing_frame(chat_public_id, text))
+
+
+async def send_agent_typing(visitor_id: int, chat_public_id: str, active: bool, agent_name: str) -> None:
+    await _send_now([visitor_group(visitor_id)], agent_typing_frame(chat_public_id, active, agent_name))
+
+
+async def _send_now(groups: list[str], frame: dict) -> None:
+    layer = get_channel_layer()
+    message = {"type": FORWARD, "text": json.dumps(frame, separators=(",", ":"))}
+    for group in groups:
+        try:
+            await layer.group_send(group, message)
+        except Exception:  # ephemeral: losing one is harmless
+            log.warning("ephemeral group_send to %s failed", group, exc_info=True)
 
 
 def _send_on_commit(groups: list[str], frame: dict) -> None:

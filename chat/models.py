@@ -92,6 +92,12 @@ class Message(models.Model):
     text = models.TextField()
     html = models.TextField(help_text="Sanitised HTML made once from the text when the message was saved.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Receipts, for agent messages: when the visitor's widget got the message and when the visitor saw
+    # it, each set once. ``receipt_seq`` is the chat seq of the last receipt that changed them, so a
+    # resume from an older seq sends the receipt again.
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    receipt_seq = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["chat", "seq"]
@@ -102,3 +108,40 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.chat_id}#{self.seq}"
+
+
+class PageView(models.Model):
+    """A page of the embedding website the visitor looked at, reported by the widget's loader."""
+
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="page_views")
+    chat = models.ForeignKey(Chat, null=True, blank=True, on_delete=models.SET_NULL, related_name="page_views")
+    url = models.URLField(max_length=2000)
+    title = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return self.url
+
+
+class ChatSettings(models.Model):
+    """Settings an admin changes in Django admin. One row."""
+
+    typing_preview = models.BooleanField(
+        default=True,
+        help_text="Agents see what a visitor types before it is sent. Off: agents see only 'typing…'. "
+        "The widget tells visitors when this is on.",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "chat settings"
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="chat_settings_single_row")]
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    def __str__(self):
+        return "Chat settings"

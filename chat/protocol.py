@@ -12,6 +12,9 @@ from dataclasses import dataclass
 MAX_FRAME_BYTES = 32 * 1024
 MAX_CHAT_ID_CHARS = 32
 MAX_TOKEN_CHARS = 100
+MAX_DRAFT_CHARS = 5000  # like a message
+MAX_URL_CHARS = 8192  # what a frame may carry; the service keeps the first 2,000
+MAX_TITLE_CHARS = 1000  # likewise; 200 are kept
 
 
 class ProtocolError(Exception):
@@ -85,6 +88,33 @@ class ChatWatch(Resume):
 @dataclass(frozen=True)
 class Ping:
     pass
+
+
+@dataclass(frozen=True)
+class VisitorTyping:
+    """The visitor's draft; an empty text clears it."""
+
+    chat: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AgentTyping:
+    chat: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class Receipt:
+    chat: str
+    delivered_up_to: int
+    read_up_to: int
+
+
+@dataclass(frozen=True)
+class PageViewReport:
+    url: str
+    title: str
 
 
 # --- Field readers --------------------------------------------------------------------------------
@@ -167,12 +197,40 @@ def parse_chat_watch(data: dict) -> ChatWatch:
     return ChatWatch(chat=_chat(data), after_seq=_int(data, "after_seq", required=False) or 0)
 
 
+def parse_visitor_typing(data: dict) -> VisitorTyping:
+    text = _text(data, "text")
+    if len(text) > MAX_DRAFT_CHARS:
+        raise ProtocolError("invalid", f"A draft can be at most {MAX_DRAFT_CHARS:,} characters long.")
+    return VisitorTyping(chat=_chat(data), text=text)
+
+
+def parse_agent_typing(data: dict) -> AgentTyping:
+    active = data.get("active")
+    if not isinstance(active, bool):
+        raise ProtocolError("invalid", "Field 'active' must be true or false.")
+    return AgentTyping(chat=_chat(data), active=active)
+
+
+def parse_receipt(data: dict) -> Receipt:
+    delivered = _int(data, "delivered_up_to", required=False) or 0
+    read = _int(data, "read_up_to", required=False) or 0
+    return Receipt(chat=_chat(data), delivered_up_to=delivered, read_up_to=read)
+
+
+def parse_page_view(data: dict) -> PageViewReport:
+    return PageViewReport(url=_str(data, "url", max_len=MAX_URL_CHARS),
+                          title=_str(data, "title", max_len=MAX_TITLE_CHARS, required=False) or "")
+
+
 VISITOR_FRAMES: dict[str, Callable[[dict], object]] = {
     "hello": parse_hello,
     "chat.start": parse_chat_start,
     "message.send": parse_message_send,
     "chat.end": lambda d: ChatEnd(_chat(d)),
     "resume": parse_resume,
+    "typing": parse_visitor_typing,
+    "receipt": parse_receipt,
+    "page.view": parse_page_view,
     "ping": lambda d: Ping(),
 }
 
@@ -182,6 +240,7 @@ AGENT_FRAMES: dict[str, Callable[[dict], object]] = {
     "chat.accept": lambda d: ChatAccept(_chat(d)),
     "message.send": parse_message_send,
     "chat.end": lambda d: ChatEnd(_chat(d)),
+    "typing": parse_agent_typing,
     "ping": lambda d: Ping(),
 }
 

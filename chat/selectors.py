@@ -1,12 +1,19 @@
 """Read queries shared by consumers and views."""
 
+from datetime import timedelta
+
+from django.core.cache import cache
 from django.db.models import Q
 
 from tickets.models import Department
 
-from .models import Chat, Message, Visitor, hash_token
+from .models import Chat, ChatSettings, Message, PageView, Visitor, hash_token
 
 RESUME_LIMIT = 1000  # rows per resume answer; a client with more to catch up asks again
+JOURNEY_BEFORE_CHAT = timedelta(hours=24)
+JOURNEY_LIMIT = 100
+SETTINGS_CACHE_SECONDS = 10
+TYPING_PREVIEW_CACHE_KEY = "chat:typing_preview"
 
 
 def _chats():
@@ -48,3 +55,32 @@ def messages_after(chat_id: int, after_seq: int, limit: int = RESUME_LIMIT) -> l
 
 def departments_on_offer() -> list[Department]:
     return list(Department.objects.filter(is_active=True))
+
+
+def receipts_after(chat_id: int, after_seq: int) -> list[Message]:
+    """Messages a client already has (seq <= after_seq) whose receipts changed after it."""
+    return list(
+        Message.objects.filter(chat_id=chat_id, seq__lte=after_seq, receipt_seq__gt=after_seq).order_by("seq")
+    )
+
+
+def chat_journey(chat: Chat) -> list[PageView]:
+    """The pages the visitor viewed during the chat and in the day before it: how they came to ask."""
+    views = PageView.objects.filter(visitor_id=chat.visitor_id, created_at__gte=chat.started_at - JOURNEY_BEFORE_CHAT)
+    if chat.ended_at:
+        views = views.filter(created_at__lte=chat.ended_at)
+    return list(reversed(views.order_by("-created_at")[:JOURNEY_LIMIT]))
+
+
+def typing_preview_enabled() -> bool:
+    """The admin's choice, cached for a few seconds per process (read at every widget hello)."""
+    value = cache.get(TYPING_PREVIEW_CACHE_KEY)
+    if value is None:
+        row = ChatSettings.objects.filter(pk=1).first()
+        value = row.typing_preview if row else True
+        cache.set(TYPING_PREVIEW_CACHE_KEY, value, SETTINGS_CACHE_SECONDS)
+    return value
+
+
+def forget_cached_settings() -> None:
+    cache.delete(TYPING_PREVIEW_CACHE_KEY)

@@ -8,6 +8,8 @@ and a message a person can read when a request cannot be carried out.
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -19,11 +21,14 @@ from tickets import services as ticket_services
 from tickets.models import Department
 
 from . import events, rendering
-from .errors import ChatClosed, Conflict, InvalidInput, NotAllowed, NotFound
-from .models import Chat, Message, Visitor, hash_token
+from .errors import ChatClosed, Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
+from .models import Chat, Message, PageView, Visitor, hash_token
 
 MAX_MESSAGE_CHARS = 5000
 MAX_NAME_CHARS = 100
+MAX_URL_CHARS = 2000
+MAX_TITLE_CHARS = 200
+PAGE_VIEWS_PER_MINUTE = 30
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -292,3 +297,55 @@ def _chat_for(actor: Actor, chat_public_id: str) -> Chat:
     if chat is None:
         raise NotFound("No such chat.")
     return chat
+
+
+# --- Presence: receipts and page views ------------------------------------------------------------
+
+
+@transaction.atomic
+def messages_mark(*, chat_public_id: str, visitor_id: int, delivered_up_to: int, read_up_to: int) -> int | None:
+    """The visitor's widget got (``delivered_up_to``) and showed (``read_up_to``) the agent's messages
+    up to these seqs. Each time is stored once; a change takes a chat seq and is broadcast to the
+    chat's agents. Returns that seq, or None when nothing changed."""
+    chat = _chat_for(Actor.for_visitor(visitor_id), chat_public_id)
+    delivered_up_to = max(delivered_up_to, read_up_to)
+    agent_messages = Message.objects.filter(chat_id=chat.pk, author_kind=Message.Author.AGENT)
+    to_deliver = agent_messages.filter(seq__lte=delivered_up_to, delivered_at__isnull=True)
+    to_read = agent_messages.filter(seq__lte=read_up_to, read_at__isnull=True)
+    if not (to_deliver.exists() or to_read.exists()):
+        return None
+    seq = _next_seq(chat.pk)
+    now = timezone.now()
+    changed = to_deliver.update(delivered_at=now, receipt_seq=seq) + to_read.update(read_at=now, receipt_seq=seq)
+    if not changed:  # a receipt sent at the same moment from another tab marked them first
+        return None
+    events.publish_receipt(chat, seq, list(agent_messages.filter(receipt_seq=seq)))
+    return seq
+
+
+def check_page_url(url: str) -> str:
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput("Only http and https page addresses are recorded.")
+    return url[:MAX_URL_CHARS]
+
+
+@transaction.atomic
+def page_view_record(*, visitor_id: int, url: str, title: str = "") -> PageView | None:
+    """A page of the embedding site the visitor is looking at. The same page reported again (a
+    replaceState that changed nothing) is not recorded twice. Returns None in that case."""
+    url = check_page_url(url)
+    title = " ".join((title or "").split())[:MAX_TITLE_CHARS]
+    recent = PageView.objects.filter(visitor_id=visitor_id, created_at__gte=timezone.now() - timedelta(minutes=1))
+    if recent.count() >= PAGE_VIEWS_PER_MINUTE:
+        raise RateLimited(f"At most {PAGE_VIEWS_PER_MINUTE} page views a minute are recorded.")
+    last = PageView.objects.filter(visitor_id=visitor_id).order_by("-created_at", "-pk").first()
+    if last is not None and (last.url, last.title) == (url, title):
+        return None
+    chat = (Chat.objects.filter(visitor_id=visitor_id).exclude(status=Chat.Status.ENDED)
+            .order_by("-started_at").first())
+    view = PageView.objects.create(visitor_id=visitor_id, chat=chat, url=url, title=title)
+    if chat is not None:
+        events.publish_page_view(view, chat)
+    return view
