@@ -42,13 +42,11 @@ class FrameConsumer(AsyncWebsocketConsumer):
             handler = getattr(self, f"on_{type(frame).__name__.lower()}")
             await handler(frame)
         except (protocol.ProtocolError, ChatError) as exc:
-            await self.send_frame(events.error(exc.code, exc.message, client_id=getattr(frame, "client_id", None)))
+            await self.send_frame(events.error(exc.code, exc.message, about=frame))
         except Exception:
             log.exception("frame handling failed")
-            await self.send_frame(events.error(
-                "internal", "Something went wrong on our side. Please try again.",
-                client_id=getattr(frame, "client_id", None),
-            ))
+            await self.send_frame(events.error("internal", "Something went wrong on our side. Please try again.",
+                                               about=frame))
 
     def check_ready(self, frame) -> None:
         """Raise ``ProtocolError`` if this frame cannot be taken yet."""
@@ -220,7 +218,7 @@ class AgentConsumer(FrameConsumer):
 
     def check_ready(self, frame) -> None:
         if not self.authorized:
-            raise protocol.ProtocolError("unauthenticated", "Log in as an agent first.")
+            raise protocol.ProtocolError("forbidden", "Log in as an agent first.")
 
     async def on_chatwatch(self, frame: protocol.ChatWatch):
         chat = await database_sync_to_async(selectors.agent_chat)(frame.chat)
@@ -236,13 +234,26 @@ class AgentConsumer(FrameConsumer):
         self.watched[chat.public_id] = (chat.pk, chat.visitor_id)
 
     async def on_chatunwatch(self, frame: protocol.ChatUnwatch):
-        watched = self.watched.pop(frame.chat, None)
+        await self.unwatch(frame.chat)
+
+    async def unwatch(self, chat_public_id: str) -> None:
+        watched = self.watched.pop(chat_public_id, None)
         if watched is not None:
             await self.leave(events.chat_agents_group(watched[0]))
 
     async def on_chataccept(self, frame: protocol.ChatAccept):
-        chat = await database_sync_to_async(services.chat_accept)(chat_public_id=frame.chat, agent=self.user)
+        chat = await database_sync_to_async(selectors.agent_chat)(frame.chat)
+        if chat is None:
+            raise NotFound("No such chat.")
+        # Watch first, so that the "joined" note the service broadcasts reaches this socket too.
+        was_watching = chat.public_id in self.watched
         await self.watch(chat)
+        try:
+            chat = await database_sync_to_async(services.chat_accept)(chat_public_id=frame.chat, agent=self.user)
+        except ChatError:
+            if not was_watching:
+                await self.unwatch(chat.public_id)
+            raise
         await self.send_frame(events.chat_frame_for_agent(chat))
 
     async def on_agenttyping(self, frame: protocol.AgentTyping):

@@ -174,11 +174,14 @@ def resumed(chat_public_id: str, last_seq: int) -> dict:
     return {"type": "resumed", "chat": chat_public_id, "last_seq": last_seq}
 
 
-def error(code: str, message: str, *, client_id: str | None = None) -> dict:
-    """A refused frame. ``client_id`` names the message that was refused, when there was one."""
+def error(code: str, message: str, *, about=None) -> dict:
+    """A refused frame. ``about`` is the parsed frame, when parsing got that far: its ``client_id``
+    names the message that was refused and its ``chat`` the chat it was about."""
     frame = {"type": "error", "code": code, "message": message}
-    if client_id:
-        frame["client_id"] = client_id
+    for field in ("client_id", "chat"):
+        value = getattr(about, field, None)
+        if value:
+            frame[field] = value
     return frame
 
 

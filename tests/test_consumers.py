@@ -79,6 +79,8 @@ async def test_whole_chat_between_visitor_and_agent(layer):
     await agent.send({"type": "chat.accept", "chat": chat["id"]})
     accepted = await agent.expect("chat", **{"chat.status": "active"})
     assert accepted["chat"]["agent_id"] == user.pk
+    # The accepting agent was not watching the chat before: the "joined" note still reaches it live.
+    assert (await agent.expect_message(event="accepted"))["seq"] == 2
     note = await visitor.expect_message(author="system")
     assert note["event"] == "accepted" and "Alex Agent joined the chat." in note["html"]
     assert (await visitor.expect("chat", **{"chat.status": "active"}))["chat"]["agent_name"] == "Alex Agent"
@@ -114,6 +116,7 @@ async def test_second_agent_to_accept_gets_conflict(layer):
     await second.send({"type": "chat.accept", "chat": chat["id"]})
     error = await second.expect("error")
     assert error["code"] == "conflict" and "already accepted" in error["message"]
+    assert error["chat"] == chat["id"], "the error names the chat it is about"
     await second.send({"type": "message.send", "chat": chat["id"], "client_id": "x", "text": "me too"})
     assert (await second.expect("error", client_id="x"))["code"] == "forbidden"
     for socket in (first, second, visitor):

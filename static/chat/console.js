@@ -1,0 +1,750 @@
+// The agent console: the queue and my chats on the left, open chats as tabs on the right.
+//
+// It speaks only the agent protocol (docs/protocol.md) through LiveSocket. Every chat with a view
+// (an open tab, or one of my active chats kept in the background) is watched with chat.watch,
+// again after every reconnect, asking for the events after the last seq it has on screen.
+// Text from people is shown with textContent; only server-sanitised `html` is inserted as HTML.
+
+import { LiveSocket, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN } from "./socket.js";
+
+const body = document.body;
+const USER_ID = Number(body.dataset.userId);
+const MAX_CHARS = Number(body.dataset.maxChars) || 5000;
+const LOGIN_URL = body.dataset.loginUrl || "/accounts/login/";
+const KEY_TABS = `hd.console.tabs.${USER_ID}`; // sessionStorage: {open: [ids], active, seen: {id: seq}}
+const KEY_OUTBOX = `hd.console.outbox.${USER_ID}`;
+const BASE_TITLE = "Console";
+
+const session = jsonStorage("session");
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  conn: $("hd-conn"),
+  banner: $("hd-banner"),
+  alertbar: $("hd-alertbar"),
+  alertText: $("hd-alert-text"),
+  alertLink: $("hd-alert-link"),
+  alertClose: $("hd-alert-close"),
+  announce: $("hd-announce"),
+  queue: $("hd-queue"),
+  queueEmpty: $("hd-queue-empty"),
+  waitingCount: $("hd-waiting-count"),
+  mine: $("hd-mine"),
+  mineEmpty: $("hd-mine-empty"),
+  mineCount: $("hd-mine-count"),
+  tabs: $("hd-tabs"),
+  panels: $("hd-panels"),
+  empty: $("hd-empty"),
+  template: $("hd-panel-template"),
+};
+
+const state = {
+  me: { id: USER_ID, name: "" },
+  chats: new Map(), // id -> agent chat object, for the sidebar and the views
+  views: new Map(), // id -> ChatView, every chat we watch
+  tabs: [], // ids of open tabs, in order
+  active: null, // id of the tab in front
+  knownQueued: new Set(), // to announce a chat only the first time it waits
+};
+
+// --- One chat: its panel, tab, messages ------------------------------------------------------------
+
+class ChatView {
+  constructor(id, seenSeq = 0) {
+    this.id = id;
+    this.chat = null;
+    this.shown = new Map(); // seq -> <li>
+    this.pendingEls = new Map(); // client_id -> <li>
+    this.lastSeq = 0; // highest seq on screen: chat.watch asks for what follows
+    this.resumeFrom = 0;
+    this.seenSeq = seenSeq; // highest seq the agent had in front of them
+    this.unread = 0;
+    this.tab = null;
+
+    this.panel = ui.template.content.firstElementChild.cloneNode(true);
+    this.panel.id = `hd-panel-${id}`;
+    this.panel.dataset.chatId = id;
+    this.panel.setAttribute("aria-labelledby", `hd-tab-${id}`);
+    const q = (sel) => this.panel.querySelector(sel);
+    this.fields = {};
+    for (const el of this.panel.querySelectorAll("[data-field]")) this.fields[el.dataset.field] = el;
+    this.log = q(".hd-log");
+    this.form = q("form");
+    this.reply = q("[data-role=reply]");
+    this.send = q("[data-role=send]");
+    this.hint = q("[data-role=hint]");
+    this.error = q("[data-role=error]");
+    this.confirm = q("[data-role=confirm]");
+    this.acceptButton = q("[data-action=accept]");
+    this.endButton = q("[data-action=end]");
+    this.reply.id = `hd-reply-${id}`;
+    this.reply.maxLength = MAX_CHARS;
+    this.hint.id = `hd-hint-${id}`;
+    this.reply.setAttribute("aria-describedby", this.hint.id);
+    q("[data-role=reply-label]").htmlFor = this.reply.id;
+    this.fields.id.textContent = id;
+    this.fields.name.textContent = "Loading…";
+    this.bind();
+    this.update(null);
+    ui.panels.append(this.panel);
+  }
+
+  bind() {
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.sendReply();
+    });
+    this.reply.addEventListener("keydown", (event) => {
+      // Enter sends, Shift+Enter is a new line; never while an IME is composing.
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.sendReply();
+      }
+    });
+    this.reply.addEventListener("input", () => {
+      this.error.textContent = "";
+    });
+    this.acceptButton.addEventListener("click", () => acceptChat(this.id));
+    this.endButton.addEventListener("click", () => {
+      this.confirm.hidden = false;
+      this.confirm.querySelector("[data-action=end-yes]").focus();
+    });
+    this.confirm.querySelector("[data-action=end-no]").addEventListener("click", () => {
+      this.confirm.hidden = true;
+      this.endButton.focus();
+    });
+    this.confirm.querySelector("[data-action=end-yes]").addEventListener("click", () => {
+      this.confirm.hidden = true;
+      if (!socket.send({ type: "chat.end", chat: this.id })) showAlert("You're offline. Try again when the connection is back.");
+    });
+  }
+
+  get mine() {
+    return Boolean(this.chat) && this.chat.status === "active" && this.chat.agent_id === state.me.id;
+  }
+
+  update(chat) {
+    if (chat) this.chat = chat;
+    const c = this.chat;
+    const f = this.fields;
+    if (c) {
+      f.name.textContent = c.visitor?.name || "Visitor";
+      f.email.textContent = c.visitor?.email || "";
+      f.status.textContent = { queued: "Waiting", active: "Active", ended: "Ended" }[c.status] || c.status;
+      f.status.dataset.status = c.status;
+      f.department.textContent = c.department || "—";
+      f.ticket.textContent = c.ticket_ref || "—";
+      f.agent.textContent = c.agent_name || "—";
+      f.started.textContent = c.started_at ? timeFormat.format(new Date(c.started_at)) : "—";
+    }
+    const status = c ? c.status : "";
+    this.acceptButton.hidden = status !== "queued";
+    this.endButton.hidden = !(status === "queued" || this.mine);
+    if (status === "ended") this.confirm.hidden = true;
+
+    const canReply = this.mine;
+    this.reply.disabled = !canReply;
+    this.send.disabled = !canReply;
+    if (canReply && this.focusWhenMine) {
+      // Accepted from here: the agent's next move is to type.
+      this.focusWhenMine = false;
+      if (state.active === this.id) this.reply.focus();
+    }
+    if (!c) this.hint.textContent = "Loading…";
+    else if (canReply) this.hint.textContent = "Enter sends, Shift+Enter adds a line. Markdown works.";
+    else if (status === "ended") this.hint.textContent = "This chat has ended.";
+    else if (status === "active") this.hint.textContent = `${c.agent_name || "Another agent"} is answering this chat.`;
+    else this.hint.textContent = "Accept this chat to reply";
+    this.renderTab();
+  }
+
+  // --- tab ---
+
+  openTab() {
+    if (this.tab) return;
+    const wrap = document.createElement("div");
+    wrap.className = "hd-tab";
+    wrap.setAttribute("role", "presentation");
+    wrap.dataset.testid = "chat-tab";
+    wrap.dataset.chatId = this.id;
+    const main = document.createElement("button");
+    main.type = "button";
+    main.className = "hd-tab__main";
+    main.id = `hd-tab-${this.id}`;
+    main.setAttribute("role", "tab");
+    main.setAttribute("aria-controls", this.panel.id);
+    const dot = document.createElement("span");
+    dot.className = "hd-tab__dot";
+    dot.setAttribute("aria-hidden", "true");
+    const label = document.createElement("span");
+    label.className = "hd-tab__label";
+    const unread = document.createElement("span");
+    unread.className = "hd-badge";
+    unread.dataset.testid = "tab-unread";
+    unread.hidden = true;
+    main.append(dot, label, unread);
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "hd-tab__close";
+    close.dataset.testid = "tab-close";
+    close.textContent = "×";
+    wrap.append(main, close);
+    main.addEventListener("click", () => activate(this.id));
+    main.addEventListener("keydown", onTabKey);
+    close.addEventListener("click", () => closeTab(this.id));
+    this.tab = { wrap, main, label, unread, dot, close };
+    ui.tabs.append(wrap);
+    this.renderTab();
+  }
+
+  closeTab() {
+    if (!this.tab) return;
+    this.tab.wrap.remove();
+    this.tab = null;
+  }
+
+  renderTab() {
+    if (!this.tab) return;
+    const name = this.chat?.visitor?.name || this.id;
+    this.tab.label.textContent = name;
+    this.tab.close.setAttribute("aria-label", `Close chat with ${name}`);
+    this.tab.dot.dataset.status = this.chat ? this.chat.status : "";
+    const active = state.active === this.id;
+    this.tab.wrap.classList.toggle("hd-tab--active", active);
+    this.tab.main.setAttribute("aria-selected", active ? "true" : "false");
+    this.tab.main.tabIndex = active ? 0 : -1;
+    this.tab.unread.hidden = this.unread === 0;
+    this.tab.unread.textContent = this.unread > 99 ? "99+" : String(this.unread);
+    this.tab.main.setAttribute(
+      "aria-label",
+      this.unread ? `${name}, ${this.unread} unread` : name,
+    );
+  }
+
+  get inFront() {
+    return state.active === this.id && document.visibilityState === "visible";
+  }
+
+  markSeen() {
+    this.seenSeq = this.lastSeq;
+    this.unread = 0;
+    this.renderTab();
+    saveTabs();
+    renderSidebar();
+  }
+
+  // --- messages ---
+
+  add(message) {
+    if (!message || typeof message.seq !== "number" || this.shown.has(message.seq)) return;
+    if (message.client_id) this.removePending(message.client_id);
+    const stick = this.nearBottom() || message.author === "agent";
+    const li = messageEl(message);
+    this.shown.set(message.seq, li);
+    let prev = this.log.lastElementChild;
+    while (prev && (prev.dataset.pending || Number(prev.dataset.seq) > message.seq)) prev = prev.previousElementSibling;
+    this.log.insertBefore(li, prev ? prev.nextSibling : this.log.firstChild);
+    this.lastSeq = Math.max(this.lastSeq, message.seq);
+
+    if (this.inFront) {
+      this.seenSeq = this.lastSeq;
+      saveTabs();
+    } else if (message.author === "agent") {
+      // An agent replied after these: they count as read (e.g. on a new session's first load).
+      this.seenSeq = Math.max(this.seenSeq, message.seq);
+      if (this.unread) {
+        this.unread = 0;
+        this.renderTab();
+        renderSidebar();
+      }
+    } else if (message.author === "visitor" && message.seq > this.seenSeq) {
+      this.unread += 1;
+      this.renderTab();
+      renderSidebar();
+      announce(`New message from ${message.author_name || "the visitor"}.`);
+    }
+    if (stick) this.scrollToEnd();
+  }
+
+  addPending(frame) {
+    if (this.pendingEls.has(frame.client_id)) return;
+    const li = document.createElement("li");
+    li.className = "hd-msg hd-msg--agent hd-msg--own hd-msg--pending";
+    li.dataset.testid = "message";
+    li.dataset.author = "agent";
+    li.dataset.pending = "true";
+    li.dataset.clientId = frame.client_id;
+    const bubble = document.createElement("div");
+    bubble.className = "hd-msg__bubble hd-msg__bubble--text";
+    bubble.textContent = frame.text;
+    const status = document.createElement("span");
+    status.className = "hd-msg__meta hd-msg__status";
+    status.dataset.testid = "message-status";
+    status.textContent = "Sending…";
+    li.append(bubble, status);
+    this.pendingEls.set(frame.client_id, li);
+    this.log.append(li);
+    this.scrollToEnd();
+  }
+
+  fail(clientId, message) {
+    const li = this.pendingEls.get(clientId);
+    if (!li) return;
+    li.classList.add("hd-msg--failed");
+    li.dataset.failed = "true";
+    delete li.dataset.pending;
+    const status = li.querySelector(".hd-msg__status");
+    status.textContent = `Not sent: ${message}`;
+    status.setAttribute("role", "alert");
+  }
+
+  removePending(clientId) {
+    const li = this.pendingEls.get(clientId);
+    if (li) li.remove();
+    this.pendingEls.delete(clientId);
+  }
+
+  sendReply() {
+    const text = this.reply.value;
+    if (!text.trim()) {
+      this.error.textContent = "A message cannot be empty.";
+      return;
+    }
+    if (text.length > MAX_CHARS) {
+      this.error.textContent = `A message can be at most ${MAX_CHARS.toLocaleString("en")} characters long.`;
+      return;
+    }
+    if (!this.mine) return;
+    const sent = socket.sendMessage({ type: "message.send", chat: this.id, text });
+    this.addPending(sent);
+    this.reply.value = "";
+    this.error.textContent = "";
+  }
+
+  nearBottom() {
+    return this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 80;
+  }
+
+  scrollToEnd() {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  destroy() {
+    this.closeTab();
+    this.panel.remove();
+  }
+}
+
+function messageEl(message) {
+  const li = document.createElement("li");
+  li.dataset.testid = "message";
+  li.dataset.author = message.author;
+  li.dataset.seq = String(message.seq);
+  if (message.author === "system") {
+    li.className = "hd-note";
+    const text = document.createElement("span");
+    text.className = "hd-note__text";
+    text.innerHTML = message.html; // sanitised by the server
+    li.append(text);
+    return li;
+  }
+  const own = message.author === "agent";
+  li.className = `hd-msg hd-msg--${own ? "agent hd-msg--own" : "visitor"}`;
+  const name = document.createElement("span");
+  name.className = "hd-msg__name";
+  name.textContent = message.author_name || (own ? "Agent" : "Visitor");
+  const bubble = document.createElement("div");
+  bubble.className = "hd-msg__bubble";
+  bubble.innerHTML = message.html; // sanitised by the server
+  const meta = document.createElement("span");
+  meta.className = "hd-msg__meta";
+  const time = document.createElement("time");
+  if (message.created_at) {
+    time.dateTime = message.created_at;
+    time.textContent = timeFormat.format(new Date(message.created_at));
+  }
+  meta.append(time);
+  li.append(name, bubble, meta);
+  return li;
+}
+
+// --- Tabs --------------------------------------------------------------------------------------------
+
+function ensureView(id) {
+  let view = state.views.get(id);
+  if (!view) {
+    const saved = session.get(KEY_TABS, {});
+    view = new ChatView(id, Number(saved?.seen?.[id]) || 0);
+    state.views.set(id, view);
+    const chat = state.chats.get(id);
+    if (chat) view.update(chat);
+    view.resumeFrom = 0;
+    socket.send({ type: "chat.watch", chat: id, after_seq: 0 }); // offline: onOpen watches it
+  }
+  return view;
+}
+
+function openChat(id, { focus = true } = {}) {
+  const view = ensureView(id);
+  if (!state.tabs.includes(id)) {
+    state.tabs.push(id);
+    view.openTab();
+  }
+  activate(id, { focus });
+}
+
+function activate(id, { focus = true } = {}) {
+  state.active = id;
+  for (const view of state.views.values()) {
+    view.panel.hidden = view.id !== id;
+    view.renderTab();
+  }
+  const view = state.views.get(id);
+  ui.empty.hidden = Boolean(view);
+  if (view) {
+    view.markSeen();
+    view.scrollToEnd();
+    if (focus) (view.reply.disabled ? view.tab?.main : view.reply)?.focus();
+  }
+  saveTabs();
+  renderSidebar();
+}
+
+function closeTab(id) {
+  const view = state.views.get(id);
+  if (!view) return;
+  const index = state.tabs.indexOf(id);
+  state.tabs = state.tabs.filter((t) => t !== id);
+  view.closeTab();
+  // My active chats stay watched in the background, so their new messages still count as unread.
+  if (!view.mine) {
+    socket.send({ type: "chat.unwatch", chat: id });
+    view.destroy();
+    state.views.delete(id);
+  } else {
+    view.panel.hidden = true;
+  }
+  if (state.active === id) {
+    const next = state.tabs[Math.min(index, state.tabs.length - 1)] || null;
+    if (next) activate(next);
+    else {
+      state.active = null;
+      ui.empty.hidden = false;
+      saveTabs();
+      renderSidebar();
+    }
+  } else {
+    saveTabs();
+  }
+}
+
+function onTabKey(event) {
+  // Arrow keys move between tabs (the WAI-ARIA tabs pattern); Tab leaves the tab list.
+  const moves = { ArrowRight: 1, ArrowLeft: -1, Home: -Infinity, End: Infinity };
+  if (!(event.key in moves) || !state.tabs.length) return;
+  event.preventDefault();
+  const index = state.tabs.indexOf(state.active);
+  const step = moves[event.key];
+  let next;
+  if (step === -Infinity) next = 0;
+  else if (step === Infinity) next = state.tabs.length - 1;
+  else next = (index + step + state.tabs.length) % state.tabs.length;
+  activate(state.tabs[next], { focus: false });
+  state.views.get(state.tabs[next])?.tab?.main.focus();
+}
+
+function saveTabs() {
+  const seen = {};
+  for (const view of state.views.values()) if (view.seenSeq) seen[view.id] = view.seenSeq;
+  session.set(KEY_TABS, { open: state.tabs, active: state.active, seen });
+}
+
+function restoreTabs() {
+  const saved = session.get(KEY_TABS, {});
+  const open = Array.isArray(saved?.open) ? saved.open.filter((id) => typeof id === "string") : [];
+  for (const id of open) {
+    ensureView(id);
+    state.tabs.push(id);
+    state.views.get(id).openTab();
+  }
+  const active = open.includes(saved.active) ? saved.active : open[0];
+  if (active) activate(active, { focus: false });
+}
+
+// --- Sidebar -----------------------------------------------------------------------------------------
+
+function renderSidebar() {
+  const chats = [...state.chats.values()].sort((a, b) => (a.started_at || "").localeCompare(b.started_at || ""));
+  const queued = chats.filter((c) => c.status === "queued");
+  const mine = chats.filter((c) => c.status === "active" && c.agent_id === state.me.id);
+
+  reconcile(ui.queue, queued, "queue");
+  reconcile(ui.mine, mine, "mine");
+  ui.queueEmpty.hidden = queued.length > 0;
+  ui.mineEmpty.hidden = mine.length > 0;
+  ui.waitingCount.textContent = String(queued.length);
+  ui.waitingCount.classList.toggle("hd-count--hot", queued.length > 0);
+  ui.mineCount.textContent = String(mine.length);
+  document.title = queued.length ? `(${queued.length}) waiting — ${BASE_TITLE}` : BASE_TITLE;
+}
+
+/**
+ * Make `list` show one item per chat, in order, reusing the items already there: rebuilding them
+ * would take the keyboard focus away from an agent who is tabbing through the list.
+ */
+function reconcile(list, chats, kind) {
+  const existing = new Map([...list.children].map((li) => [li.dataset.chatId, li]));
+  let prev = null;
+  for (const chat of chats) {
+    let li = existing.get(chat.id);
+    if (li) existing.delete(chat.id);
+    else li = sidebarItem(chat, kind);
+    updateItem(li, chat, kind);
+    const want = prev ? prev.nextSibling : list.firstChild;
+    if (li !== want) list.insertBefore(li, want);
+    prev = li;
+  }
+  for (const li of existing.values()) li.remove();
+}
+
+function sidebarItem(chat, kind) {
+  const li = document.createElement("li");
+  li.className = "hd-item";
+  li.dataset.testid = kind === "queue" ? "queue-item" : "my-chat-item";
+  li.dataset.chatId = chat.id;
+  const open = document.createElement("button");
+  open.type = "button";
+  open.className = "hd-item__open";
+  open.dataset.testid = kind === "queue" ? "queue-open" : "my-chat-open";
+  const name = document.createElement("span");
+  name.className = "hd-item__name";
+  const meta = document.createElement("span");
+  meta.className = "hd-item__meta";
+  const badge = document.createElement("span");
+  badge.className = "hd-badge";
+  badge.hidden = true;
+  open.append(name, meta, badge);
+  open.addEventListener("click", () => openChat(chat.id));
+  li.append(open);
+  if (kind === "queue") {
+    const accept = document.createElement("button");
+    accept.type = "button";
+    accept.className = "hd-button hd-button--primary hd-button--small";
+    accept.dataset.testid = "accept-button";
+    accept.textContent = "Accept";
+    accept.addEventListener("click", () => acceptChat(chat.id));
+    li.append(accept);
+  }
+  return li;
+}
+
+function updateItem(li, chat, kind) {
+  const visitor = chat.visitor?.name || "Visitor";
+  li.classList.toggle("hd-item--current", state.active === chat.id);
+  li.querySelector(".hd-item__name").textContent = visitor;
+  const meta = kind === "queue" ? since(chat.started_at) : chat.id;
+  li.querySelector(".hd-item__meta").textContent = [chat.department, meta].filter(Boolean).join(" · ");
+  const unread = state.views.get(chat.id)?.unread || 0;
+  const badge = li.querySelector(".hd-badge");
+  badge.hidden = unread === 0;
+  badge.textContent = String(unread);
+  badge.setAttribute("aria-label", `${unread} unread`);
+  const accept = li.querySelector("[data-testid=accept-button]");
+  if (accept) accept.setAttribute("aria-label", `Accept chat with ${visitor}`);
+}
+
+function since(iso) {
+  if (!iso) return "";
+  const seconds = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+  if (seconds < 60) return "just now";
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `waiting ${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  return `waiting ${hours} h ${minutes % 60} min`;
+}
+
+// --- Actions -----------------------------------------------------------------------------------------
+
+function acceptChat(id) {
+  if (!socket.send({ type: "chat.accept", chat: id })) {
+    showAlert("You're offline. Try again when the connection is back.");
+    return;
+  }
+  // Watching right after accepting also brings the "joined" note and anything said meanwhile.
+  openChat(id);
+  state.views.get(id).focusWhenMine = true;
+}
+
+// --- Socket ------------------------------------------------------------------------------------------
+
+function onOpen() {
+  // Re-watch every chat we show, asking only for what we do not have on screen yet.
+  return [...state.views.values()].map((view) => {
+    view.resumeFrom = view.lastSeq;
+    return { type: "chat.watch", chat: view.id, after_seq: view.lastSeq };
+  });
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "welcome":
+      return onWelcome(frame);
+    case "chat":
+      return onChat(frame.chat);
+    case "message":
+    case "message.ack":
+      return state.views.get(frame.chat)?.add(frame.message);
+    case "resumed":
+      return onResumed(frame);
+    case "error":
+      return showAlert(frame.message || "Something went wrong.");
+    default:
+      return undefined;
+  }
+}
+
+function onWelcome(frame) {
+  hideAlert();
+  if (frame.agent) state.me = { id: frame.agent.id, name: frame.agent.name };
+  // The welcome is the full truth about the queue: forget what we knew of other chats.
+  const fresh = new Map();
+  for (const chat of frame.chats || []) fresh.set(chat.id, chat);
+  for (const [id, chat] of state.chats) if (state.views.has(id) && !fresh.has(id)) fresh.set(id, chat);
+  state.chats = fresh;
+  for (const chat of frame.chats || []) {
+    if (chat.status === "queued") state.knownQueued.add(chat.id);
+    if (chat.status === "active" && chat.agent_id === state.me.id) ensureView(chat.id);
+    state.views.get(chat.id)?.update(chat);
+  }
+  renderSidebar();
+}
+
+function onChat(chat) {
+  if (!chat) return;
+  const onSidebar = chat.status === "queued" || (chat.status === "active" && chat.agent_id === state.me.id);
+  const view = state.views.get(chat.id);
+  if (onSidebar || view) state.chats.set(chat.id, chat);
+  else state.chats.delete(chat.id);
+
+  if (chat.status === "queued" && !state.knownQueued.has(chat.id)) {
+    state.knownQueued.add(chat.id);
+    announce(`New chat waiting: ${chat.visitor?.name || "a visitor"}.`);
+  }
+  if (chat.status !== "queued") state.knownQueued.delete(chat.id);
+
+  if (view) {
+    view.update(chat);
+    // A background view of a chat that is no longer mine (ended, taken) has done its job.
+    if (!view.tab && !view.mine) {
+      socket.send({ type: "chat.unwatch", chat: chat.id });
+      view.destroy();
+      state.views.delete(chat.id);
+      state.chats.delete(chat.id);
+    }
+  } else if (chat.status === "active" && chat.agent_id === state.me.id) {
+    ensureView(chat.id).update(chat);
+  }
+  renderSidebar();
+}
+
+function onResumed(frame) {
+  const view = state.views.get(frame.chat);
+  if (!view || !view.chat) return;
+  // Not every seq is a message (receipts take one too): the server says how far we are level.
+  view.lastSeq = Math.max(view.lastSeq, frame.last_seq);
+  // One answer holds at most 1,000 events: ask for the rest.
+  if (frame.last_seq < view.chat.last_seq && frame.last_seq > view.resumeFrom) {
+    view.resumeFrom = frame.last_seq;
+    socket.send({ type: "chat.watch", chat: view.id, after_seq: frame.last_seq });
+  }
+}
+
+function onRefused(frame, error) {
+  const view = state.views.get(frame.chat);
+  if (view) view.fail(frame.client_id, error.message || "This message could not be sent.");
+  else showAlert(error.message || "A message could not be sent.");
+}
+
+function onAuthClose(code) {
+  if (code === CLOSE_FORBIDDEN) {
+    showAlert("This account is not an agent. Ask an admin to add you to the Agents group.", { sticky: true });
+  } else if (code === CLOSE_UNAUTHENTICATED) {
+    showAlert("Your session has ended.", { sticky: true, link: { href: LOGIN_URL, text: "Log in again" } });
+  }
+  return false;
+}
+
+function onStatus(status, info) {
+  const text = {
+    online: "Online",
+    connecting: info.everOnline ? "Reconnecting…" : "Connecting…",
+    offline: "Reconnecting…",
+    stopped: "Disconnected",
+  }[status];
+  ui.conn.textContent = text;
+  ui.conn.dataset.state = status;
+  // The pill in the top bar is easy to miss: once we have been online, say it loud.
+  ui.banner.hidden = !(info.everOnline && (status === "connecting" || status === "offline"));
+  ui.banner.textContent = "Reconnecting… Messages you send now go out when the connection is back.";
+}
+
+const socket = new LiveSocket({
+  url: () => socketUrl("/ws/agent/"),
+  outboxKey: KEY_OUTBOX,
+  onOpen,
+  onFrame,
+  onRefused,
+  onAuthClose,
+  onStatus,
+});
+
+// --- Alerts ------------------------------------------------------------------------------------------
+
+let alertTimer = null;
+
+function showAlert(message, { sticky = false, link = null } = {}) {
+  ui.alertText.textContent = message;
+  ui.alertLink.hidden = !link;
+  if (link) {
+    ui.alertLink.href = link.href;
+    ui.alertLink.textContent = link.text;
+  }
+  ui.alertbar.hidden = false;
+  clearTimeout(alertTimer);
+  if (!sticky) alertTimer = setTimeout(hideAlert, 10000);
+}
+
+function hideAlert() {
+  ui.alertbar.hidden = true;
+}
+
+function announce(text) {
+  // Re-setting the same text would not be read again: clear first.
+  ui.announce.textContent = "";
+  requestAnimationFrame(() => {
+    ui.announce.textContent = text;
+  });
+}
+
+ui.alertClose.addEventListener("click", hideAlert);
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && state.active) state.views.get(state.active)?.markSeen();
+});
+
+// Waiting times in the queue.
+setInterval(() => {
+  if ([...state.chats.values()].some((c) => c.status === "queued")) renderSidebar();
+}, 15000);
+
+// --- Start ---------------------------------------------------------------------------------------------
+
+restoreTabs();
+if (!state.tabs.length) ui.empty.hidden = false;
+socket.start();
+
+// Messages still in the outbox from before a reload: show them as pending in their chats.
+for (const frame of socket.pending()) {
+  if (frame.type === "message.send" && frame.chat) ensureView(frame.chat).addPending(frame);
+}

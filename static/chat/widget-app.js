@@ -1,0 +1,664 @@
+// The chat inside the widget iframe: pre-chat form, conversation, ended state.
+//
+// It speaks only the visitor protocol (docs/protocol.md) through LiveSocket, and talks to the host
+// page only by postMessage with the host's origin (see widget.js for the message list).
+// Text from people is shown with textContent; only server-sanitised `html` is inserted as HTML.
+
+import { LiveSocket, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED } from "./socket.js";
+
+const KEY_TOKEN = "hd.visitor.token";
+const KEY_CHAT = "hd.visitor.chat"; // {id, lastSeq, seenSeq} of the chat on screen
+const KEY_OPEN = "hd.visitor.open";
+const KEY_OUTBOX = "hd.visitor.outbox";
+const KEY_DISMISSED = "hd.visitor.dismissed"; // an ended chat the visitor put away ("Start a new chat")
+
+const MAX_NAME_CHARS = 100;
+const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+const store = jsonStorage("local");
+const HOST = document.body.dataset.hostOrigin || "";
+const EMBEDDED = HOST !== "" && window.parent !== window;
+const MAX_CHARS = Number(document.body.dataset.maxChars) || 5000;
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  avatar: $("hd-avatar"),
+  title: $("hd-title"),
+  subtitle: $("hd-subtitle"),
+  chatbar: $("hd-chatbar"),
+  chatbarInfo: $("hd-chatbar-info"),
+  end: $("hd-end"),
+  minimise: $("hd-minimise"),
+  confirmBar: $("hd-end-confirm"),
+  endYes: $("hd-end-yes"),
+  endNo: $("hd-end-no"),
+  banner: $("hd-banner"),
+  alert: $("hd-alert"),
+  views: { loading: $("hd-view-loading"), form: $("hd-view-form"), chat: $("hd-view-chat") },
+  form: $("hd-view-form"),
+  name: $("hd-name"),
+  email: $("hd-email"),
+  deptField: $("hd-department-field"),
+  dept: $("hd-department"),
+  first: $("hd-first"),
+  formError: $("hd-form-error"),
+  log: $("hd-log"),
+  ended: $("hd-ended"),
+  newChat: $("hd-new-chat"),
+  composer: $("hd-composer"),
+  reply: $("hd-reply"),
+  send: $("hd-send"),
+  replyError: $("hd-reply-error"),
+  replyCount: $("hd-reply-count"),
+};
+
+const state = {
+  view: "loading",
+  token: store.get(KEY_TOKEN),
+  departments: [],
+  visitor: { name: "", email: "" },
+  chat: null, // the visitor's chat object, as in the protocol's `chat` frame
+  lastSeq: 0, // highest seq on screen; a resume asks for what follows it
+  resumeFrom: 0, // after_seq of the resume in flight
+  seenSeq: 0, // highest seq the visitor had in front of them (persisted: unread across page loads)
+  starting: null, // client_id of our chat.start until it is acknowledged
+  open: !EMBEDDED || store.get(KEY_OPEN) === true,
+  unread: 0,
+};
+
+const shown = new Map(); // seq -> <li>, for the chat on screen
+const pendingEls = new Map(); // client_id -> <li> of a message not yet acknowledged
+
+const socket = new LiveSocket({
+  url: () => socketUrl("/ws/visitor/"),
+  outboxKey: KEY_OUTBOX,
+  storage: store,
+  onOpen,
+  onFrame,
+  onRefused,
+  onAuthClose,
+  onStatus,
+});
+
+// --- Socket callbacks ----------------------------------------------------------------------------
+
+function onOpen() {
+  const hello = { type: "hello", language: (navigator.language || "").slice(0, 16) };
+  if (state.token) hello.token = state.token;
+  const frames = [hello];
+  // A chat on screen: ask at once for what was missed while the socket was down.
+  if (state.token && state.chat) {
+    state.resumeFrom = state.lastSeq;
+    frames.push({ type: "resume", chat: state.chat.id, after_seq: state.lastSeq });
+  }
+  return frames;
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "welcome":
+      return onWelcome(frame);
+    case "chat":
+      return onChat(frame.chat);
+    case "message":
+    case "message.ack":
+      if (state.chat && frame.chat === state.chat.id) addMessage(frame.message);
+      return undefined;
+    case "resumed":
+      return onResumed(frame);
+    case "error":
+      return showAlert(frame.message || "Something went wrong.");
+    default:
+      return undefined;
+  }
+}
+
+function onWelcome(frame) {
+  if (frame.token) {
+    state.token = frame.token;
+    store.set(KEY_TOKEN, frame.token);
+  }
+  state.departments = Array.isArray(frame.departments) ? frame.departments : [];
+  if (frame.visitor) state.visitor = { name: frame.visitor.name || "", email: frame.visitor.email || "" };
+  renderDepartments();
+
+  const chat = frame.chat;
+  if (chat && state.chat && chat.id === state.chat.id) {
+    // Reconnected to the chat on screen; the resume went out with hello.
+    updateChat(chat);
+    return;
+  }
+  if (startingPending() && (!chat || chat.status === "ended")) {
+    // Our chat.start (from the outbox) is on its way: its answer brings the chat.
+    showStarting();
+    return;
+  }
+  if (chat && (chat.status !== "ended" || store.get(KEY_DISMISSED) !== chat.id)) {
+    adoptChat(chat);
+    return;
+  }
+  showForm();
+}
+
+function onChat(chat) {
+  if (!chat) return;
+  if (state.chat && chat.id === state.chat.id) {
+    updateChat(chat);
+  } else if (chat.status !== "ended") {
+    // A new open chat: the answer to our chat.start, or one started in another tab.
+    adoptChat(chat);
+  }
+}
+
+function onResumed(frame) {
+  if (!state.chat || frame.chat !== state.chat.id) return;
+  // Not every seq is a message (receipts take one too): the server says how far we are level.
+  state.lastSeq = Math.max(state.lastSeq, frame.last_seq);
+  saveChat();
+  // One answer holds at most 1,000 events: ask for the rest.
+  if (frame.last_seq < state.chat.last_seq && frame.last_seq > state.resumeFrom) {
+    state.resumeFrom = frame.last_seq;
+    socket.send({ type: "resume", chat: state.chat.id, after_seq: frame.last_seq });
+  }
+}
+
+function onRefused(frame, error) {
+  const message = error.message || "This message could not be sent.";
+  if (frame.type === "chat.start") {
+    if (state.starting === frame.client_id) state.starting = null;
+    removePending(frame.client_id);
+    if (!state.chat) {
+      showForm();
+      ui.name.value = frame.name || ui.name.value;
+      ui.email.value = frame.email || ui.email.value;
+      if (frame.department) ui.dept.value = String(frame.department);
+      ui.first.value = frame.text || "";
+      showFormError(message);
+    } else {
+      showAlert(message);
+    }
+    return;
+  }
+  const li = pendingEls.get(frame.client_id);
+  if (li) markFailed(li, message);
+}
+
+function onAuthClose(code) {
+  if (code !== CLOSE_UNAUTHENTICATED) return false;
+  // The server does not know our token (e.g. its data was reset): start over as a new visitor.
+  store.remove(KEY_TOKEN);
+  store.remove(KEY_CHAT);
+  state.token = null;
+  state.chat = null;
+  clearLog();
+  return true;
+}
+
+function onStatus(status, info) {
+  if (status === "online") {
+    ui.banner.hidden = true;
+    return;
+  }
+  if (status === "stopped") {
+    ui.banner.textContent = "Chat is unavailable. Please reload the page.";
+    ui.banner.hidden = false;
+    return;
+  }
+  if (info.everOnline) {
+    ui.banner.textContent = "Reconnecting…";
+    ui.banner.hidden = false;
+  } else if (info.attempt >= 3) {
+    ui.views.loading.querySelector("p").textContent = "We can't reach the chat right now. Still trying…";
+  }
+}
+
+// --- Chat state ----------------------------------------------------------------------------------
+
+function adoptChat(chat) {
+  clearLog();
+  state.chat = chat;
+  state.lastSeq = 0;
+  const saved = store.get(KEY_CHAT);
+  state.seenSeq = saved && saved.id === chat.id ? Number(saved.seenSeq) || 0 : 0;
+  state.unread = 0;
+  postUnread();
+  renderPendingFromOutbox();
+  state.resumeFrom = 0;
+  socket.send({ type: "resume", chat: chat.id, after_seq: 0 });
+  showView("chat");
+  updateChat(chat);
+}
+
+function updateChat(chat) {
+  state.chat = chat;
+  saveChat();
+  renderHeader();
+  const ended = chat.status === "ended";
+  ui.ended.hidden = !ended;
+  ui.composer.hidden = ended;
+  if (ended) hideConfirm();
+  if (state.view !== "chat") showView("chat");
+}
+
+function showStarting() {
+  state.chat = null;
+  clearLog();
+  renderPendingFromOutbox();
+  ui.ended.hidden = true;
+  ui.composer.hidden = false;
+  showView("chat");
+  renderHeader();
+}
+
+function startingPending() {
+  return socket.pending().some((f) => f.type === "chat.start");
+}
+
+function saveChat() {
+  if (!state.chat) return;
+  store.set(KEY_CHAT, { id: state.chat.id, lastSeq: state.lastSeq, seenSeq: state.seenSeq });
+}
+
+// --- Messages ------------------------------------------------------------------------------------
+
+function addMessage(message) {
+  if (!message || typeof message.seq !== "number" || shown.has(message.seq)) return;
+  if (message.client_id) {
+    removePending(message.client_id);
+    if (message.client_id === state.starting) state.starting = null;
+  }
+  const stick = isNearBottom() || message.author === "visitor";
+  const li = messageEl(message);
+  shown.set(message.seq, li);
+  // Keep seq order; messages not yet acknowledged stay last.
+  let prev = ui.log.lastElementChild;
+  while (prev && (prev.dataset.pending || Number(prev.dataset.seq) > message.seq)) prev = prev.previousElementSibling;
+  ui.log.insertBefore(li, prev ? prev.nextSibling : ui.log.firstChild);
+
+  state.lastSeq = Math.max(state.lastSeq, message.seq);
+  if (state.open) {
+    state.seenSeq = state.lastSeq;
+  } else if (message.author === "visitor") {
+    // The visitor wrote after these (e.g. in another tab): they count as read.
+    state.seenSeq = Math.max(state.seenSeq, message.seq);
+    if (state.unread) {
+      state.unread = 0;
+      postUnread();
+    }
+  } else if (message.author === "agent" && message.seq > state.seenSeq) {
+    state.unread += 1;
+    postUnread();
+  }
+  saveChat();
+  if (stick) scrollToEnd();
+}
+
+function messageEl(message) {
+  const li = document.createElement("li");
+  li.dataset.testid = "message";
+  li.dataset.author = message.author;
+  li.dataset.seq = String(message.seq);
+  if (message.author === "system") {
+    li.className = "hd-note";
+    const text = document.createElement("span");
+    text.className = "hd-note__text";
+    text.innerHTML = message.html; // sanitised by the server
+    li.append(text);
+    return li;
+  }
+  li.className = `hd-msg hd-msg--${message.author === "visitor" ? "visitor hd-msg--own" : "agent"}`;
+  if (message.author !== "visitor") {
+    const name = document.createElement("span");
+    name.className = "hd-msg__name";
+    name.textContent = message.author_name || "Agent";
+    li.append(name);
+  }
+  const bubble = document.createElement("div");
+  bubble.className = "hd-msg__bubble";
+  bubble.innerHTML = message.html; // sanitised by the server
+  li.append(bubble);
+  const meta = document.createElement("span");
+  meta.className = "hd-msg__meta";
+  const time = document.createElement("time");
+  if (message.created_at) {
+    time.dateTime = message.created_at;
+    time.textContent = timeFormat.format(new Date(message.created_at));
+  }
+  meta.append(time);
+  li.append(meta);
+  return li;
+}
+
+function pendingEl(frame) {
+  const li = document.createElement("li");
+  li.className = "hd-msg hd-msg--visitor hd-msg--own hd-msg--pending";
+  li.dataset.testid = "message";
+  li.dataset.author = "visitor";
+  li.dataset.pending = "true";
+  li.dataset.clientId = frame.client_id;
+  const bubble = document.createElement("div");
+  bubble.className = "hd-msg__bubble hd-msg__bubble--text";
+  bubble.textContent = frame.text;
+  const status = document.createElement("span");
+  status.className = "hd-msg__meta hd-msg__status";
+  status.dataset.testid = "message-status";
+  status.textContent = "Sending…";
+  li.append(bubble, status);
+  return li;
+}
+
+function addPending(frame) {
+  if (pendingEls.has(frame.client_id)) return;
+  const li = pendingEl(frame);
+  pendingEls.set(frame.client_id, li);
+  ui.log.append(li);
+  scrollToEnd();
+}
+
+function renderPendingFromOutbox() {
+  for (const frame of socket.pending()) {
+    const mine =
+      frame.type === "chat.start"
+        ? !state.chat || frame.client_id === state.starting
+        : Boolean(state.chat) && frame.chat === state.chat.id;
+    if (mine && (frame.type === "chat.start" || frame.type === "message.send")) addPending(frame);
+    if (frame.type === "chat.start" && !state.chat) state.starting = frame.client_id;
+  }
+}
+
+function markFailed(li, message) {
+  li.classList.add("hd-msg--failed");
+  li.dataset.failed = "true";
+  delete li.dataset.pending;
+  const status = li.querySelector(".hd-msg__status");
+  status.textContent = `Not sent: ${message}`;
+  status.setAttribute("role", "alert");
+}
+
+function removePending(clientId) {
+  const li = pendingEls.get(clientId);
+  if (li) li.remove();
+  pendingEls.delete(clientId);
+}
+
+function clearLog() {
+  shown.clear();
+  pendingEls.clear();
+  ui.log.replaceChildren();
+  state.lastSeq = 0;
+}
+
+function isNearBottom() {
+  const log = ui.log;
+  return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+}
+
+function scrollToEnd() {
+  ui.log.scrollTop = ui.log.scrollHeight;
+}
+
+// --- Views ---------------------------------------------------------------------------------------
+
+function showView(name) {
+  const hadFocus = document.hasFocus() && (document.activeElement === document.body || !document.activeElement);
+  state.view = name;
+  for (const [key, el] of Object.entries(ui.views)) el.hidden = key !== name;
+  renderHeader();
+  // The visitor opened the chat while it was still connecting: the focus is in the iframe, on
+  // nothing. Put it where they will type.
+  if (hadFocus && state.open) focusPrimary();
+}
+
+function showForm() {
+  state.chat = null;
+  clearLog();
+  hideConfirm();
+  if (!ui.name.value) ui.name.value = state.visitor.name;
+  if (!ui.email.value) ui.email.value = state.visitor.email;
+  showView("form");
+}
+
+function renderHeader() {
+  const chat = state.chat;
+  ui.minimise.hidden = !EMBEDDED;
+  let title = "Chat with us";
+  let subtitle = "We're here to help.";
+  let avatar = "";
+  if (state.view === "chat") {
+    if (!chat || chat.status === "queued") {
+      title = "Waiting for an agent…";
+      subtitle = "Someone will be with you shortly.";
+      avatar = "…";
+    } else if (chat.status === "active") {
+      title = chat.agent_name || "Agent";
+      subtitle = "Online now";
+      avatar = initials(title);
+    } else {
+      title = "Chat ended";
+      subtitle = "Thanks for chatting with us.";
+    }
+  }
+  ui.title.textContent = title;
+  ui.subtitle.textContent = subtitle;
+  ui.avatar.textContent = avatar;
+  ui.avatar.classList.toggle("hd-avatar--icon", avatar === "");
+
+  // The bar under the header: what this chat is, and the way to end it.
+  ui.chatbar.hidden = state.view !== "chat";
+  ui.end.hidden = !(chat && chat.status !== "ended");
+  const info = [];
+  if (chat && chat.department) info.push(chat.department);
+  if (chat) info.push(`Chat ${chat.id}`);
+  else info.push("Starting your chat…");
+  ui.chatbarInfo.textContent = info.join(" · ");
+}
+
+function initials(name) {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  return parts.slice(0, 2).map((p) => p[0].toUpperCase()).join("") || "?";
+}
+
+function renderDepartments() {
+  const offer = state.departments;
+  const keep = ui.dept.value;
+  ui.dept.replaceChildren(new Option("Choose…", ""));
+  for (const department of offer) ui.dept.append(new Option(department.name, String(department.id)));
+  ui.dept.value = keep;
+  // With one department (or none) it is implied; the server picks it.
+  ui.deptField.hidden = offer.length <= 1;
+}
+
+function showAlert(message) {
+  ui.alert.textContent = message;
+  ui.alert.hidden = false;
+  clearTimeout(showAlert.timer);
+  showAlert.timer = setTimeout(() => {
+    ui.alert.hidden = true;
+  }, 8000);
+}
+
+function showFormError(message) {
+  ui.formError.textContent = message;
+  ui.formError.hidden = !message;
+}
+
+function setFieldError(input, message) {
+  const error = $(`${input.id}-error`);
+  error.textContent = message || "";
+  error.hidden = !message;
+  if (message) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+  return !message;
+}
+
+// --- Validation (mirrors the server's messages) --------------------------------------------------
+
+function textProblem(text) {
+  if (!text.trim()) return "A message cannot be empty.";
+  if (text.length > MAX_CHARS) return `A message can be at most ${MAX_CHARS.toLocaleString("en")} characters long.`;
+  return "";
+}
+
+function nameProblem(name) {
+  if (!name.trim()) return "Please tell us your name.";
+  if (name.trim().length > MAX_NAME_CHARS) return `A name can be at most ${MAX_NAME_CHARS} characters long.`;
+  return "";
+}
+
+// --- User actions --------------------------------------------------------------------------------
+
+ui.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  showFormError("");
+  const name = ui.name.value;
+  const email = ui.email.value.trim();
+  const text = ui.first.value;
+  const needsDepartment = state.departments.length > 1;
+  const checks = [
+    setFieldError(ui.name, nameProblem(name)),
+    setFieldError(ui.email, EMAIL_RE.test(email) ? "" : "Please give a valid email address, so that we can reply."),
+    setFieldError(ui.dept, needsDepartment && !ui.dept.value ? "Please choose a department." : ""),
+    setFieldError(ui.first, textProblem(text)),
+  ];
+  if (checks.includes(false)) {
+    ui.form.querySelector("[aria-invalid='true']").focus();
+    return;
+  }
+  const frame = { type: "chat.start", name: name.trim(), email, text };
+  if (needsDepartment) frame.department = Number(ui.dept.value);
+  state.visitor = { name: frame.name, email };
+  state.chat = null;
+  clearLog();
+  const sent = socket.sendMessage(frame);
+  state.starting = sent.client_id;
+  addPending(sent);
+  ui.first.value = "";
+  ui.ended.hidden = true;
+  ui.composer.hidden = false;
+  showView("chat");
+  ui.reply.focus();
+});
+
+ui.composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  sendReply();
+});
+
+ui.reply.addEventListener("keydown", (event) => {
+  // Enter sends, Shift+Enter is a new line; never while an IME is composing.
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    sendReply();
+  }
+});
+
+ui.reply.addEventListener("input", () => {
+  ui.replyError.textContent = "";
+  autosize();
+  const length = ui.reply.value.length;
+  ui.replyCount.textContent = length > MAX_CHARS * 0.9 ? `${length.toLocaleString("en")} / ${MAX_CHARS.toLocaleString("en")}` : "";
+});
+
+function autosize() {
+  ui.reply.style.height = "auto";
+  ui.reply.style.height = `${Math.min(ui.reply.scrollHeight, 140)}px`;
+}
+
+function sendReply() {
+  const text = ui.reply.value;
+  const problem = textProblem(text);
+  if (problem) {
+    ui.replyError.textContent = problem;
+    return;
+  }
+  if (state.starting && !state.chat) {
+    ui.replyError.textContent = "One moment: your chat is starting.";
+    return;
+  }
+  if (!state.chat || state.chat.status === "ended") return;
+  const sent = socket.sendMessage({ type: "message.send", chat: state.chat.id, text });
+  addPending(sent);
+  ui.reply.value = "";
+  ui.replyCount.textContent = "";
+  autosize();
+}
+
+ui.end.addEventListener("click", () => {
+  ui.confirmBar.hidden = false;
+  ui.endYes.focus();
+});
+ui.endNo.addEventListener("click", () => {
+  hideConfirm();
+  ui.end.focus();
+});
+ui.endYes.addEventListener("click", () => {
+  hideConfirm();
+  if (!state.chat) return;
+  if (!socket.send({ type: "chat.end", chat: state.chat.id })) {
+    showAlert("You're offline. Try again when the connection is back.");
+  }
+});
+
+function hideConfirm() {
+  ui.confirmBar.hidden = true;
+}
+
+ui.newChat.addEventListener("click", () => {
+  if (state.chat) store.set(KEY_DISMISSED, state.chat.id);
+  store.remove(KEY_CHAT);
+  ui.first.value = "";
+  showForm();
+  ui.name.value = ui.name.value || state.visitor.name;
+  ui.email.value = ui.email.value || state.visitor.email;
+  (ui.name.value && ui.email.value ? ui.first : ui.name).focus();
+});
+
+ui.minimise.addEventListener("click", () => postHost({ type: "hd:close" }));
+
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  if (!ui.confirmBar.hidden) hideConfirm();
+  else postHost({ type: "hd:close" });
+});
+
+// --- Host page ----------------------------------------------------------------------------------
+
+function postHost(message) {
+  if (EMBEDDED) window.parent.postMessage(message, HOST);
+}
+
+function postUnread() {
+  postHost({ type: "hd:unread", count: state.unread });
+}
+
+window.addEventListener("message", (event) => {
+  if (!EMBEDDED || event.origin !== HOST || event.source !== window.parent) return;
+  const data = event.data || {};
+  if (data.type === "hd:open") setOpen(true, data.focus === true);
+  else if (data.type === "hd:closed") setOpen(false, false);
+});
+
+function setOpen(open, focus) {
+  state.open = open;
+  store.set(KEY_OPEN, open);
+  if (!open) return;
+  state.seenSeq = state.lastSeq;
+  state.unread = 0;
+  saveChat();
+  postUnread();
+  // Only when the visitor opened the chat: a restored open state must not steal the page's focus.
+  if (focus) focusPrimary();
+}
+
+function focusPrimary() {
+  if (state.view === "form") (ui.name.value ? ui.first : ui.name).focus();
+  else if (state.view === "chat" && !ui.composer.hidden) ui.reply.focus();
+  else if (state.view === "chat" && !ui.ended.hidden) ui.newChat.focus();
+}
+
+// --- Start ---------------------------------------------------------------------------------------
+
+renderHeader();
+postHost({ type: "hd:ready", open: state.open });
+socket.start();

@@ -1,0 +1,221 @@
+/*
+ * Helpdesk chat loader. Put this on any page of your website:
+ *
+ *   <script src="https://helpdesk.example.com/static/chat/widget.js" async></script>
+ *
+ * It adds a launcher button and the chat iframe (served by the helpdesk, so the visitor's token and
+ * socket live on the helpdesk's origin, not on your site). The iframe is created at once and only
+ * hidden while closed, so the chat keeps running and can count unread replies.
+ *
+ * Host page <-> iframe messages (postMessage, always with the helpdesk origin as target, and only
+ * accepted from that origin and that iframe):
+ *   iframe -> host  {type: "hd:ready", open: bool}   {type: "hd:close"}   {type: "hd:unread", count: n}
+ *   host -> iframe  {type: "hd:open", focus: bool}   {type: "hd:closed"}
+ * (focus: the visitor opened the chat just now, so the chat may take the keyboard focus; not when
+ * the open state is only restored on a new page.)
+ */
+(function () {
+  "use strict";
+
+  var FLAG = "__helpdeskChatLoader"; // the only global: a guard against being included twice
+  if (window[FLAG]) return;
+
+  var script = document.currentScript;
+  if (!script) {
+    // Very old browsers only: find ourselves by name.
+    var scripts = document.getElementsByTagName("script");
+    for (var i = scripts.length - 1; i >= 0; i--) {
+      if (/\/chat\/widget\.js(\?|#|$)/.test(scripts[i].src)) {
+        script = scripts[i];
+        break;
+      }
+    }
+  }
+  if (!script || !script.src) return;
+  window[FLAG] = true;
+
+  var HELPDESK = new URL(script.src, location.href).origin;
+  var FRAME_URL = HELPDESK + "/widget/?host=" + encodeURIComponent(location.origin);
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var ICON_CHAT =
+    "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-4.5 3.6A.5.5 0 0 1 4 21.2V18a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+  var ICON_CLOSE = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z";
+
+  // Styles live in a shadow root, so the host page's CSS cannot reach our elements and ours
+  // cannot leak onto the page.
+  var CSS = [
+    ":host{all:initial}",
+    ".launcher{position:fixed;right:20px;bottom:20px;z-index:2147483646;box-sizing:border-box;",
+    "width:60px;height:60px;margin:0;padding:0;border:0;border-radius:50%;cursor:pointer;",
+    "background:var(--hd-accent,#2f54eb);color:#fff;display:flex;align-items:center;justify-content:center;",
+    "box-shadow:0 6px 20px rgba(15,23,42,.28);transition:transform .15s ease,box-shadow .15s ease}",
+    ".launcher:hover{transform:scale(1.05);box-shadow:0 8px 26px rgba(15,23,42,.34)}",
+    ".launcher:focus{outline:none}",
+    ".launcher:focus-visible{outline:3px solid #ffbf47;outline-offset:3px}",
+    ".launcher svg{width:28px;height:28px;fill:currentColor}",
+    ".badge{position:absolute;top:-3px;right:-3px;box-sizing:border-box;min-width:22px;height:22px;",
+    "padding:0 6px;border-radius:11px;border:2px solid #fff;background:#e5484d;color:#fff;",
+    "font:700 12px/18px system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;text-align:center}",
+    ".badge[hidden]{display:none}",
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
+    ".panel{position:fixed;right:20px;bottom:92px;z-index:2147483647;box-sizing:border-box;",
+    "width:380px;height:640px;max-height:calc(100vh - 112px);border:0;border-radius:16px;",
+    "background:#fff;box-shadow:0 16px 48px rgba(15,23,42,.24);color-scheme:normal;",
+    "visibility:hidden;opacity:0;transform:translateY(16px) scale(.98);transform-origin:bottom right;",
+    "transition:opacity .18s ease,transform .18s ease,visibility 0s linear .18s}",
+    ".panel.open{visibility:visible;opacity:1;transform:none;transition:opacity .18s ease,transform .18s ease}",
+    "@media (max-width:480px){",
+    ".panel{right:0;bottom:0;width:100%;height:100%;max-height:none;border-radius:0}",
+    ".launcher.open{display:none}",
+    "}",
+    "@media (prefers-reduced-motion:reduce){.panel,.panel.open,.launcher{transition:none}}",
+  ].join("");
+
+  var READY_WAIT_MS = 8000; // no hd:ready by then: the helpdesk was unreachable, load the iframe again
+  var isOpen = false;
+  var ready = false;
+  var readyTimer = null;
+  var readyWait = READY_WAIT_MS;
+  var unread = 0;
+  var hostEl, root, launcher, icon, badge, badgeText, frame;
+
+  function svgIcon(path) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var p = document.createElementNS(SVG_NS, "path");
+    p.setAttribute("d", path);
+    svg.appendChild(p);
+    return svg;
+  }
+
+  function addStyles(target) {
+    // A constructed stylesheet is not an inline <style>, so a strict style-src CSP on the host
+    // page does not block it. Older browsers get a <style> element.
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      target.adoptedStyleSheets = [sheet];
+    } catch (e) {
+      var style = document.createElement("style");
+      style.textContent = CSS;
+      target.appendChild(style);
+    }
+  }
+
+  function build() {
+    hostEl = document.createElement("div");
+    hostEl.id = "helpdesk-chat";
+    root = hostEl.attachShadow ? hostEl.attachShadow({ mode: "open" }) : hostEl;
+    addStyles(root);
+
+    frame = document.createElement("iframe");
+    frame.id = "hd-frame";
+    frame.className = "panel";
+    frame.title = "Chat window";
+    frame.src = FRAME_URL;
+    frame.setAttribute("aria-hidden", "true");
+    frame.tabIndex = -1;
+
+    launcher = document.createElement("button");
+    launcher.id = "hd-launcher";
+    launcher.type = "button";
+    launcher.className = "launcher";
+    launcher.setAttribute("aria-label", "Chat with us");
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.setAttribute("aria-controls", "hd-frame");
+    launcher.setAttribute("aria-describedby", "hd-unread");
+    icon = svgIcon(ICON_CHAT);
+    launcher.appendChild(icon);
+
+    badge = document.createElement("span");
+    badge.id = "hd-badge";
+    badge.className = "badge";
+    badge.setAttribute("aria-hidden", "true");
+    badge.hidden = true;
+    launcher.appendChild(badge);
+
+    badgeText = document.createElement("span");
+    badgeText.id = "hd-unread";
+    badgeText.className = "sr";
+
+    root.appendChild(frame);
+    root.appendChild(launcher);
+    root.appendChild(badgeText);
+    document.body.appendChild(hostEl);
+    waitForReady();
+
+    launcher.addEventListener("click", function () {
+      setOpen(!isOpen, true);
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && isOpen) setOpen(false, true);
+    });
+    window.addEventListener("message", onMessage);
+  }
+
+  // A page that loads while the helpdesk is down gets an error page in the iframe, which never says
+  // hd:ready. Load it again, less and less often, until it does.
+  function waitForReady() {
+    clearTimeout(readyTimer);
+    readyTimer = setTimeout(function () {
+      if (ready) return;
+      readyWait = Math.min(readyWait * 2, 60000);
+      frame.src = FRAME_URL;
+      waitForReady();
+    }, readyWait);
+  }
+
+  function post(message) {
+    if (ready && frame.contentWindow) frame.contentWindow.postMessage(message, HELPDESK);
+  }
+
+  function setOpen(open, byUser) {
+    isOpen = open;
+    frame.classList.toggle("open", open);
+    launcher.classList.toggle("open", open);
+    frame.setAttribute("aria-hidden", open ? "false" : "true");
+    frame.tabIndex = open ? 0 : -1;
+    launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    launcher.replaceChild(svgIcon(open ? ICON_CLOSE : ICON_CHAT), icon);
+    icon = launcher.firstChild;
+    renderBadge();
+    post(open ? { type: "hd:open", focus: Boolean(byUser) } : { type: "hd:closed" });
+    if (byUser) {
+      if (open) frame.focus();
+      else launcher.focus();
+    }
+  }
+
+  function renderBadge() {
+    var show = unread > 0 && !isOpen;
+    badge.hidden = !show;
+    badge.textContent = show ? (unread > 9 ? "9+" : String(unread)) : "";
+    badgeText.textContent = show ? unread + (unread === 1 ? " unread message" : " unread messages") : "";
+  }
+
+  function onMessage(event) {
+    if (event.origin !== HELPDESK || event.source !== frame.contentWindow) return;
+    var data = event.data;
+    if (!data || typeof data !== "object" || typeof data.type !== "string") return;
+    if (data.type === "hd:ready") {
+      ready = true;
+      clearTimeout(readyTimer);
+      readyWait = READY_WAIT_MS;
+      if (data.open === true && !isOpen) setOpen(true, false);
+      // Opened by the visitor before the iframe was ready: hand it the focus now.
+      else post(isOpen ? { type: "hd:open", focus: true } : { type: "hd:closed" });
+    } else if (data.type === "hd:close") {
+      if (isOpen) setOpen(false, true);
+    } else if (data.type === "hd:unread") {
+      var count = Number(data.count);
+      unread = isFinite(count) && count > 0 ? Math.floor(count) : 0;
+      renderBadge();
+    }
+  }
+
+  // With `async` the script may run before <body> exists.
+  if (document.body) build();
+  else document.addEventListener("DOMContentLoaded", build);
+})();
