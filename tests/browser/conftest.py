@@ -139,8 +139,35 @@ def helpdesk(django_db_setup, host_site, tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def browser():
+# Playwright starts Chromium with these features off. One of them, third-party storage partitioning,
+# is on in every real Chrome: without it the widget's cross-site iframe gets no storage at all, and a
+# reload of the host page would forget the visitor. Launch with the same list minus that one.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "--disable-features=AvoidUnnecessaryBeforeUnloadCheckSync,DestroyProfileOnBrowserClose,HttpsUpgrades,"
+    "HttpsFirstBalancedModeAutoEnable,LensOverlay,MediaRouter,PaintHolding,ThirdPartyStoragePartitioning,"
+    "AvoidCorsURLLoaderRestartOnRedirect,TcpPortRandomizationWin,OptimizationHints,NetworkTimeServiceQuerying,"
+    "AimEnabled,PreconnectToSearch,msForceBrowserSignIn,msEdgeUpdateLaunchServicesPreferredVersion"
+)
+
+
+@pytest.fixture(scope="module")
+def _django_beside_playwright():
+    """Playwright's sync API keeps an event loop running in this thread, and Django refuses database
+    calls where a loop runs. The test's own calls (test data, the flush after it) are plain sync code.
+    Module scope: set before any test's database fixture, restored after the last one's teardown."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="module")
+def browser(_django_beside_playwright):
+    """One Chromium per test module; closed with it, so that its event loop is gone before the
+    async tests of other modules run."""
     require(os.path.exists(CHROMIUM), f"Chromium is not installed at {CHROMIUM} (make chromium)")
     from playwright.sync_api import sync_playwright
 
@@ -148,7 +175,9 @@ def browser():
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync", "--disable-quic"],
+                  "--no-first-run", "--disable-sync", "--disable-quic",
+                  PLAYWRIGHT_DISABLED_FEATURES.replace("ThirdPartyStoragePartitioning,", "")],
+            ignore_default_args=[PLAYWRIGHT_DISABLED_FEATURES],
         )
         yield browser
         browser.close()
@@ -160,7 +189,7 @@ def new_page(browser):
     contexts = []
 
     def make(**kwargs):
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, **kwargs)
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce", **kwargs)
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()
