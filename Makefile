@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run install install-test migrate test lint worker chromium clean
+.PHONY: help run install install-test migrate test lint worker chromium bench clean
 
 help: #: list the targets
 	@grep -E '^[a-z-]+:.*#:' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*#: */  \1\t/' | expand -t 16
@@ -29,8 +29,8 @@ migrate: install #: apply database migrations
 	$(PY) manage.py migrate --noinput
 
 run: migrate #: run the app on the embedded default (or on DATABASE_URL/REDIS_URL when set) at http://$(HOST):$(PORT)
-	$(PY) manage.py demo_setup
-	@echo "Serving on http://$(HOST):$(PORT)/ (demo website: http://$(HOST):$(PORT)/demo/)"
+	$(PY) manage.py demo_setup --url http://$(HOST):$(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)/"
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) helpdesk.asgi:application
 
 worker: install #: run a Celery worker with beat (needs REDIS_URL)
@@ -44,6 +44,9 @@ test: install-test chromium #: install test dependencies, Chromium included, and
 
 lint: install-test #: check the code with ruff
 	$(VENV)/bin/ruff check .
+
+bench: install-test #: benchmark the product against a bare Channels floor (local PostgreSQL and Redis); writes docs/performance.md
+	$(PY) -m bench --write docs/performance.md
 
 clean: #: remove the virtualenv and local databases
 	rm -rf $(VENV) db.sqlite3* test-db.sqlite3* staticfiles

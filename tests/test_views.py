@@ -162,3 +162,18 @@ class TestClientIp:
         settings.TRUSTED_PROXIES = ["10.0.0.2"]
         assert resolve_client_ip("10.0.0.2", "not-an-ip") == "10.0.0.2"
         assert resolve_client_ip(None, None) is None
+
+
+@pytest.mark.django_db
+def test_demo_setup_creates_logins_that_work_and_is_idempotent(client):
+    from django.core.management import call_command
+
+    from tickets.models import Department
+
+    call_command("demo_setup", "--url", "http://127.0.0.1:8123", stdout=open(os.devnull, "w"))
+    call_command("demo_setup", stdout=open(os.devnull, "w"))
+    assert list(Department.objects.values_list("name", flat=True)) == ["Sales", "Support"]
+    assert client.login(username="agent", password="agent")
+    assert client.get(reverse("console")).status_code == 200
+    assert client.login(username="admin", password="admin")
+    assert client.get("/admin/").status_code == 200

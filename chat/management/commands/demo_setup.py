@@ -13,7 +13,11 @@ DEMO_DEPARTMENTS = ["Sales", "Support"]
 class Command(BaseCommand):
     help = "Create demo agent and admin logins and two departments (idempotent), and print the logins."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the app will be served.")
+
     def handle(self, *args, **options):
+        url = options["url"].rstrip("/")
         User = get_user_model()
         ensure_agents_group()
         for position, name in enumerate(DEMO_DEPARTMENTS):
@@ -34,6 +38,6 @@ class Command(BaseCommand):
         agent.groups.add(Group.objects.get(name=AGENTS_GROUP_NAME))
 
         self.stdout.write(self.style.SUCCESS("Demo logins (change these before anything real):"))
-        self.stdout.write("  agent console  http://127.0.0.1:8000/console/   agent / agent")
-        self.stdout.write("  admin          http://127.0.0.1:8000/admin/     admin / admin")
-        self.stdout.write("  demo website   http://127.0.0.1:8000/demo/")
+        self.stdout.write(f"  agent console  {url}/console/   agent / agent")
+        self.stdout.write(f"  admin          {url}/admin/     admin / admin")
+        self.stdout.write(f"  demo website   {url}/demo/")
