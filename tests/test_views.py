@@ -22,10 +22,14 @@ class TestConsole:
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))
 
-    def test_logged_in_non_agent_is_sent_to_login(self, client):
+    def test_logged_in_non_agent_is_sent_to_login_which_says_why(self, client):
         client.force_login(UserFactory())
-        response = client.get(reverse("console"))
-        assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+        response = client.get(reverse("console"), follow=True)
+        assert response.redirect_chain[0][0].startswith(reverse("login"))
+        assert "This account is not an agent" in response.content.decode()
+
+    def test_login_page_is_public(self, client):
+        assert client.get(reverse("login")).status_code == 200
 
     def test_agent_gets_the_console(self, client):
         client.force_login(AgentFactory())
