@@ -119,8 +119,7 @@ class VisitorConsumer(FrameConsumer):
 
     async def on_hello(self, frame: protocol.Hello):
         if self.visitor is not None:
-            await self.send_frame(events.error("invalid", "Already said hello."))
-            return
+            raise protocol.ProtocolError("invalid", "Already said hello.")
         token = None
         if frame.token:
             visitor = await database_sync_to_async(selectors.visitor_by_token)(frame.token)
