@@ -167,19 +167,24 @@ class PostResult:
     duplicate: bool
 
 
+def _once_more_on_conflict(write, **kwargs):
+    """Run a write; if it lost a race on a unique constraint (the same ``client_id`` sent twice at
+    once), run it again in a fresh transaction, where it finds the winner's row and answers with it."""
+    try:
+        return write(**kwargs)
+    except IntegrityError:
+        return write(**kwargs)
+
+
 def chat_start(*, visitor_id: int, name: str, email: str, department_id: int | None, text: str,
                client_id: str, ip_address: str | None = None, user_agent: str = "",
                language: str = "") -> PostResult:
     """Open a chat with the visitor's first message. Sent again with the same ``client_id`` (the
     answer was lost), it answers with the chat already started."""
-    try:
-        return _chat_start(visitor_id=visitor_id, name=name, email=email, department_id=department_id,
-                           text=text, client_id=client_id, ip_address=ip_address, user_agent=user_agent,
-                           language=language)
-    except IntegrityError:
-        return _chat_start(visitor_id=visitor_id, name=name, email=email, department_id=department_id,
-                           text=text, client_id=client_id, ip_address=ip_address, user_agent=user_agent,
-                           language=language)
+    return _once_more_on_conflict(
+        _chat_start, visitor_id=visitor_id, name=name, email=email, department_id=department_id, text=text,
+        client_id=client_id, ip_address=ip_address, user_agent=user_agent, language=language,
+    )
 
 
 @transaction.atomic
@@ -218,14 +223,9 @@ def _chat_start(*, visitor_id, name, email, department_id, text, client_id, ip_a
 
 
 def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str) -> PostResult:
-    """Post a message. The same ``client_id`` twice stores it once and answers with the stored one.
-
-    A race between two sends of one ``client_id`` ends in the unique constraint; the second
-    transaction is then retried and finds the first one's message."""
-    try:
-        return _message_post(chat_public_id=chat_public_id, actor=actor, client_id=client_id, text=text)
-    except IntegrityError:
-        return _message_post(chat_public_id=chat_public_id, actor=actor, client_id=client_id, text=text)
+    """Post a message. The same ``client_id`` twice stores it once and answers with the stored one."""
+    return _once_more_on_conflict(_message_post, chat_public_id=chat_public_id, actor=actor, client_id=client_id,
+                                  text=text)
 
 
 @transaction.atomic
