@@ -4,6 +4,11 @@
 // (an open tab, or one of my active chats kept in the background) is watched with chat.watch,
 // again after every reconnect, asking for the events after the last seq it has on screen.
 // Text from people is shown with textContent; only server-sanitised `html` is inserted as HTML.
+//
+// Presence: the visitor's draft shows under the conversation while they type, each of my messages
+// has a receipt tick (sent, delivered to the widget, read), and the pages the visitor views appear
+// in the timeline and in the Pages tab of the side pane. While I type, the visitor is told so
+// (`typing` with `active`, never the text).
 
 import { LiveSocket, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN } from "./socket.js";
 
@@ -14,9 +19,13 @@ const LOGIN_URL = body.dataset.loginUrl || "/accounts/login/";
 const KEY_TABS = `hd.console.tabs.${USER_ID}`; // sessionStorage: {open: [ids], active, seen: {id: seq}}
 const KEY_OUTBOX = `hd.console.outbox.${USER_ID}`;
 const BASE_TITLE = "Console";
+const DRAFT_TTL_MS = 6000; // a draft with no news for this long is hidden
+const TYPING_REPEAT_MS = 2000; // while I type, the visitor hears "typing" at most this often
 
 const session = jsonStorage("session");
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+const dayTimeFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", hour: "numeric", minute: "2-digit" });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -56,11 +65,20 @@ class ChatView {
     this.chat = null;
     this.shown = new Map(); // seq -> <li>
     this.pendingEls = new Map(); // client_id -> <li>
-    this.lastSeq = 0; // highest seq on screen: chat.watch asks for what follows
+    this.lastSeq = 0; // highest seq on screen
+    // Where chat.watch resumes. Unlike lastSeq it passes a live message only once the answer to
+    // the last watch is in: a live event can overtake the history, and resuming after it would
+    // skip what the history had not brought yet.
+    this.resumeSeq = 0;
+    this.level = false; // the answer to the last chat.watch has come (resumed)
     this.resumeFrom = 0;
     this.seenSeq = seenSeq; // highest seq the agent had in front of them
     this.unread = 0;
     this.tab = null;
+    this.receipts = new Map(); // seq -> {delivered_at, read_at}, as last heard
+    this.pageKeys = new Set(); // page views already in the timeline
+    this.draftTimer = null;
+    this.typingSentAt = 0; // when I last told the visitor I am typing; 0: I am not
 
     this.panel = ui.template.content.firstElementChild.cloneNode(true);
     this.panel.id = `hd-panel-${id}`;
@@ -78,6 +96,11 @@ class ChatView {
     this.confirm = q("[data-role=confirm]");
     this.acceptButton = q("[data-action=accept]");
     this.endButton = q("[data-action=end]");
+    this.draft = q("[data-role=draft]");
+    this.draftWho = q("[data-role=draft-who]");
+    this.draftText = q("[data-role=draft-text]");
+    this.pages = q("[data-role=pages]");
+    this.pagesEmpty = q("[data-role=pages-empty]");
     this.reply.id = `hd-reply-${id}`;
     this.reply.maxLength = MAX_CHARS;
     this.hint.id = `hd-hint-${id}`;
@@ -86,6 +109,7 @@ class ChatView {
     this.fields.id.textContent = id;
     this.fields.name.textContent = "Loading…";
     this.bind();
+    this.bindSide();
     this.update(null);
     ui.panels.append(this.panel);
   }
@@ -104,6 +128,7 @@ class ChatView {
     });
     this.reply.addEventListener("input", () => {
       this.error.textContent = "";
+      this.noteTyping();
     });
     this.acceptButton.addEventListener("click", () => acceptChat(this.id));
     this.endButton.addEventListener("click", () => {
@@ -141,7 +166,10 @@ class ChatView {
     const status = c ? c.status : "";
     this.acceptButton.hidden = status !== "queued";
     this.endButton.hidden = !(status === "queued" || this.mine);
-    if (status === "ended") this.confirm.hidden = true;
+    if (status === "ended") {
+      this.confirm.hidden = true;
+      this.hideDraft();
+    }
 
     const canReply = this.mine;
     this.reply.disabled = !canReply;
@@ -242,10 +270,14 @@ class ChatView {
     const stick = this.nearBottom() || message.author === "agent";
     const li = messageEl(message);
     this.shown.set(message.seq, li);
-    let prev = this.log.lastElementChild;
-    while (prev && (prev.dataset.pending || Number(prev.dataset.seq) > message.seq)) prev = prev.previousElementSibling;
-    this.log.insertBefore(li, prev ? prev.nextSibling : this.log.firstChild);
+    this.insert(li);
     this.lastSeq = Math.max(this.lastSeq, message.seq);
+    if (this.level) this.resumeSeq = Math.max(this.resumeSeq, message.seq);
+    if (message.author === "agent") {
+      this.noteReceipt(message);
+    } else if (message.author === "visitor") {
+      this.hideDraft(); // the draft has arrived as this message
+    }
 
     if (this.inFront) {
       this.seenSeq = this.lastSeq;
@@ -265,6 +297,159 @@ class ChatView {
       announce(`New message from ${message.author_name || "the visitor"}.`);
     }
     if (stick) this.scrollToEnd();
+  }
+
+  /**
+   * Put a timeline item in its place: messages by seq, page views by time among them. Messages not
+   * yet acknowledged stay last.
+   */
+  insert(li) {
+    const seq = li.dataset.seq ? Number(li.dataset.seq) : null;
+    const at = Number(li.dataset.at);
+    const after = (el) => {
+      if (el.dataset.pending) return true;
+      if (seq !== null && el.dataset.seq) return Number(el.dataset.seq) > seq;
+      return Number(el.dataset.at) > at;
+    };
+    let prev = this.log.lastElementChild;
+    while (prev && after(prev)) prev = prev.previousElementSibling;
+    this.log.insertBefore(li, prev ? prev.nextSibling : this.log.firstChild);
+  }
+
+  // --- receipts ---
+
+  /** A message frame carries its receipt as it stands; a receipt frame may have told us more. */
+  noteReceipt(message) {
+    this.mergeReceipt(message.seq, message.delivered_at, message.read_at);
+  }
+
+  applyReceipt(frame) {
+    for (const m of frame.messages || []) {
+      if (typeof m.seq === "number") this.mergeReceipt(m.seq, m.delivered_at, m.read_at);
+    }
+  }
+
+  mergeReceipt(seq, deliveredAt, readAt) {
+    // Each time is set once on the server: keep whichever we heard.
+    const known = this.receipts.get(seq) || { delivered_at: null, read_at: null };
+    const merged = { delivered_at: known.delivered_at || deliveredAt || null, read_at: known.read_at || readAt || null };
+    this.receipts.set(seq, merged);
+    const tick = this.shown.get(seq)?.querySelector("[data-testid=receipt]");
+    if (tick) renderReceipt(tick, merged);
+  }
+
+  // --- the visitor's draft ---
+
+  /** `text`: the draft; "" when cleared; null when the preview is off (only: they are typing). */
+  showDraft(text) {
+    if (text === "" || (typeof text !== "string" && text !== null)) {
+      this.hideDraft();
+      return;
+    }
+    const stick = this.nearBottom();
+    const who = this.chat?.visitor?.name || "The visitor";
+    this.draftWho.textContent = text === null ? `${who} is typing…` : `${who} is typing:`;
+    this.draftText.textContent = text || "";
+    this.draftText.hidden = text === null;
+    this.draft.hidden = false;
+    this.draftText.scrollTop = this.draftText.scrollHeight; // a long draft: show where they type
+    if (stick) this.scrollToEnd();
+    clearTimeout(this.draftTimer);
+    this.draftTimer = setTimeout(() => this.hideDraft(), DRAFT_TTL_MS);
+  }
+
+  hideDraft() {
+    clearTimeout(this.draftTimer);
+    this.draft.hidden = true;
+    this.draftText.textContent = "";
+  }
+
+  // --- my typing, told to the visitor ---
+
+  noteTyping() {
+    if (!this.mine) return;
+    if (!this.reply.value.trim()) {
+      this.stopTyping();
+      return;
+    }
+    const now = Date.now();
+    if (this.typingSentAt && now - this.typingSentAt < TYPING_REPEAT_MS) return;
+    if (socket.send({ type: "typing", chat: this.id, active: true })) this.typingSentAt = now;
+  }
+
+  stopTyping() {
+    if (!this.typingSentAt) return;
+    this.typingSentAt = 0;
+    socket.send({ type: "typing", chat: this.id, active: false });
+  }
+
+  // --- pages the visitor viewed ---
+
+  /** The `pages` frame of a watch: the whole list, replacing what we had. */
+  setPages(views) {
+    this.pages.replaceChildren();
+    for (const view of Array.isArray(views) ? views : []) this.addPage(view, { scroll: false });
+  }
+
+  addPage(view, { scroll = true } = {}) {
+    if (!view || typeof view.url !== "string") return;
+    this.pages.append(pageItem(view, this.chat?.started_at));
+    this.renderPagesCount();
+    if (scroll) {
+      const box = this.pages.parentElement; // the tab's scrolling panel: show the newest page
+      box.scrollTop = box.scrollHeight;
+    }
+    // In the timeline: the pages viewed since the chat began (the ones before are in the pane).
+    const key = `${view.at}\n${view.url}\n${view.title}`;
+    const started = Date.parse(this.chat?.started_at || "");
+    if (this.pageKeys.has(key) || Date.parse(view.at) < started) return;
+    this.pageKeys.add(key);
+    const stick = this.nearBottom();
+    this.insert(pageViewEl(view));
+    if (stick) this.scrollToEnd();
+  }
+
+  renderPagesCount() {
+    const count = this.pages.children.length;
+    this.fields["pages-count"].textContent = String(count);
+    this.pagesEmpty.hidden = count > 0;
+  }
+
+  // --- side pane: tabs of details beside the conversation ---
+
+  bindSide() {
+    this.sideTabs = [...this.panel.querySelectorAll("[data-side-tab]")];
+    for (const tab of this.sideTabs) {
+      const name = tab.dataset.sideTab;
+      const section = this.panel.querySelector(`[data-side-panel="${name}"]`);
+      tab.id = `hd-side-${this.id}-${name}`;
+      section.id = `${tab.id}-panel`;
+      tab.setAttribute("aria-controls", section.id);
+      section.setAttribute("aria-labelledby", tab.id);
+      tab.addEventListener("click", () => this.showSide(name));
+      tab.addEventListener("keydown", (event) => this.onSideKey(event));
+    }
+    if (this.sideTabs.length) this.showSide(this.sideTabs[0].dataset.sideTab);
+    this.renderPagesCount();
+  }
+
+  showSide(name) {
+    for (const tab of this.sideTabs) {
+      const selected = tab.dataset.sideTab === name;
+      tab.setAttribute("aria-selected", selected ? "true" : "false");
+      tab.tabIndex = selected ? 0 : -1;
+      this.panel.querySelector(`[data-side-panel="${tab.dataset.sideTab}"]`).hidden = !selected;
+    }
+  }
+
+  onSideKey(event) {
+    const moves = { ArrowRight: 1, ArrowLeft: -1 };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const index = this.sideTabs.indexOf(event.currentTarget);
+    const next = this.sideTabs[(index + moves[event.key] + this.sideTabs.length) % this.sideTabs.length];
+    this.showSide(next.dataset.sideTab);
+    next.focus();
   }
 
   addPending(frame) {
@@ -317,6 +502,7 @@ class ChatView {
     }
     if (!this.mine) return;
     const sent = socket.sendMessage({ type: "message.send", chat: this.id, text });
+    this.stopTyping();
     this.addPending(sent);
     this.reply.value = "";
     this.error.textContent = "";
@@ -331,6 +517,7 @@ class ChatView {
   }
 
   destroy() {
+    clearTimeout(this.draftTimer);
     this.closeTab();
     this.panel.remove();
   }
@@ -341,6 +528,7 @@ function messageEl(message) {
   li.dataset.testid = "message";
   li.dataset.author = message.author;
   li.dataset.seq = String(message.seq);
+  li.dataset.at = String(Date.parse(message.created_at || ""));
   if (message.author === "system") {
     li.className = "hd-note";
     const text = document.createElement("span");
@@ -365,8 +553,108 @@ function messageEl(message) {
     time.textContent = timeFormat.format(new Date(message.created_at));
   }
   meta.append(time);
+  if (own) {
+    const tick = document.createElement("span");
+    tick.className = "hd-receipt";
+    tick.dataset.testid = "receipt";
+    tick.setAttribute("role", "img");
+    renderReceipt(tick, message);
+    meta.append(tick);
+  }
   li.append(name, bubble, meta);
   return li;
+}
+
+/** The tick of one of my messages: sent (a ring), delivered (grey tick), read (blue double tick). */
+function renderReceipt(tick, { delivered_at: deliveredAt, read_at: readAt }) {
+  let state = "sent";
+  let label = "Sent, not delivered yet";
+  if (readAt) {
+    state = "read";
+    label = `Read ${fullFormat.format(new Date(readAt))}`;
+  } else if (deliveredAt) {
+    state = "delivered";
+    label = `Delivered ${fullFormat.format(new Date(deliveredAt))}, not read yet`;
+  }
+  tick.dataset.state = state;
+  tick.textContent = { sent: "", delivered: "✓", read: "✓✓" }[state];
+  tick.title = label;
+  tick.setAttribute("aria-label", label);
+}
+
+/** "Viewing: Pricing — https://…/pricing" in the timeline. URL and title are text, never HTML. */
+function pageViewEl(view) {
+  const li = document.createElement("li");
+  li.className = "hd-event hd-event--page";
+  li.dataset.testid = "page-view";
+  li.dataset.at = String(Date.parse(view.at || ""));
+  const text = document.createElement("span");
+  text.className = "hd-event__text";
+  const title = document.createElement("strong");
+  title.textContent = view.title || "Untitled page";
+  text.append("Viewing: ", title, " — ", pageLink(view.url, "hd-event__url"));
+  const time = timeEl(view.at, timeFormat);
+  time.className = "hd-event__time";
+  li.append(text, time);
+  return li;
+}
+
+/** One row of the Pages tab: time, title, address; "before chat" for the ones before it began. */
+function pageItem(view, startedAt) {
+  const li = document.createElement("li");
+  li.className = "hd-pages__item";
+  li.dataset.testid = "pages-item";
+  const at = Date.parse(view.at || "");
+  const sameDay = new Date(at).toDateString() === new Date().toDateString();
+  const time = timeEl(view.at, sameDay ? timeFormat : dayTimeFormat);
+  time.className = "hd-pages__time";
+  time.dataset.testid = "pages-item-time";
+  const what = document.createElement("div");
+  what.className = "hd-pages__what";
+  const title = document.createElement("span");
+  title.className = "hd-pages__title";
+  title.textContent = view.title || "Untitled page";
+  what.append(title, pageLink(view.url, "hd-pages__url"));
+  li.append(time, what);
+  if (startedAt && at < Date.parse(startedAt)) {
+    li.classList.add("hd-pages__item--before");
+    const tag = document.createElement("span");
+    tag.className = "hd-pages__tag";
+    tag.textContent = "before chat";
+    what.append(tag);
+  }
+  return li;
+}
+
+/** A page address as text; a link (new tab, no referrer, no opener) only for http and https. */
+function pageLink(url, className) {
+  let safe = false;
+  try {
+    safe = ["http:", "https:"].includes(new URL(url).protocol);
+  } catch {
+    safe = false;
+  }
+  const el = document.createElement(safe ? "a" : "span");
+  el.className = className;
+  el.textContent = url;
+  el.title = url; // cut short on screen when long
+  if (safe) {
+    el.href = url;
+    el.target = "_blank";
+    el.rel = "noopener noreferrer";
+  }
+  return el;
+}
+
+function timeEl(iso, format) {
+  const time = document.createElement("time");
+  const date = new Date(iso || "");
+  if (!Number.isNaN(date.getTime())) {
+    time.dateTime = iso;
+    time.textContent = format.format(date);
+    time.title = fullFormat.format(date);
+  }
+  return time;
 }
 
 // --- Tabs --------------------------------------------------------------------------------------------
@@ -581,8 +869,9 @@ function acceptChat(id) {
 function onOpen() {
   // Re-watch every chat we show, asking only for what we do not have on screen yet.
   return [...state.views.values()].map((view) => {
-    view.resumeFrom = view.lastSeq;
-    return { type: "chat.watch", chat: view.id, after_seq: view.lastSeq };
+    view.level = false;
+    view.resumeFrom = view.resumeSeq;
+    return { type: "chat.watch", chat: view.id, after_seq: view.resumeSeq };
   });
 }
 
@@ -597,6 +886,14 @@ function onFrame(frame) {
       return state.views.get(frame.chat)?.add(frame.message);
     case "resumed":
       return onResumed(frame);
+    case "typing":
+      return state.views.get(frame.chat)?.showDraft(frame.text);
+    case "receipt":
+      return state.views.get(frame.chat)?.applyReceipt(frame);
+    case "pages":
+      return state.views.get(frame.chat)?.setPages(frame.views);
+    case "page.view":
+      return state.views.get(frame.chat)?.addPage(frame.view);
     case "error":
       return showAlert(frame.message || "Something went wrong.");
     default:
@@ -653,10 +950,13 @@ function onResumed(frame) {
   if (!view || !view.chat) return;
   // Not every seq is a message (receipts take one too): the server says how far we are level.
   view.lastSeq = Math.max(view.lastSeq, frame.last_seq);
+  view.resumeSeq = Math.max(view.resumeSeq, frame.last_seq);
   // One answer holds at most 1,000 events: ask for the rest.
   if (frame.last_seq < view.chat.last_seq && frame.last_seq > view.resumeFrom) {
     view.resumeFrom = frame.last_seq;
     socket.send({ type: "chat.watch", chat: view.id, after_seq: frame.last_seq });
+  } else {
+    view.level = true;
   }
 }
 

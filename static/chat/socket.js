@@ -306,3 +306,47 @@ export class LiveSocket {
     }
   }
 }
+
+/**
+ * Coalesces a stream of values into calls of `send` at most once every `gapMs`: the first value goes
+ * at once, later ones wait for the gap to pass and only the latest of them is sent (a trailing send,
+ * so the last value always goes out). Used for ephemeral frames: drafts, receipts.
+ */
+export class Coalescer {
+  constructor(send, gapMs) {
+    this.sendFn = send;
+    this.gapMs = gapMs;
+    this.lastAt = -Infinity;
+    this.timer = null;
+    this.hasPending = false;
+    this.pending = undefined;
+  }
+
+  push(value) {
+    this.pending = value;
+    this.hasPending = true;
+    if (this.timer !== null) return;
+    const wait = this.lastAt + this.gapMs - Date.now();
+    if (wait <= 0) this.flush();
+    else this.timer = setTimeout(() => this.flush(), wait);
+  }
+
+  /** Forget a value not sent yet. */
+  cancel() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.hasPending = false;
+    this.pending = undefined;
+  }
+
+  flush() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.hasPending) return;
+    const value = this.pending;
+    this.hasPending = false;
+    this.pending = undefined;
+    this.lastAt = Date.now();
+    this.sendFn(value);
+  }
+}

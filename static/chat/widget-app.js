@@ -3,8 +3,13 @@
 // It speaks only the visitor protocol (docs/protocol.md) through LiveSocket, and talks to the host
 // page only by postMessage with the host's origin (see widget.js for the message list).
 // Text from people is shown with textContent; only server-sanitised `html` is inserted as HTML.
+//
+// Presence: the visitor's draft goes to the agents as they type (coalesced; without its text when
+// the admin turned the preview off), the agent's "is typing…" shows here, receipts tell which agent
+// messages were rendered and which were seen, and the host page's URL and title (hd:page from the
+// loader) are reported as page views.
 
-import { LiveSocket, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED } from "./socket.js";
+import { LiveSocket, Coalescer, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED } from "./socket.js";
 
 const KEY_TOKEN = "hd.visitor.token";
 const KEY_CHAT = "hd.visitor.chat"; // {id, lastSeq, seenSeq} of the chat on screen
@@ -13,6 +18,14 @@ const KEY_OUTBOX = "hd.visitor.outbox";
 const KEY_DISMISSED = "hd.visitor.dismissed"; // an ended chat the visitor put away ("Start a new chat")
 
 const MAX_NAME_CHARS = 100;
+const MAX_URL_CHARS = 2000; // what the server keeps of a page view
+const MAX_TITLE_CHARS = 200;
+const PAGE_QUEUE_MAX = 20; // page views kept while offline; the oldest go first
+const DRAFT_GAP_MS = 500; // at most two drafts a second (the server's cost, see DESIGN.md)
+const TYPING_SIGNAL_EVERY_MS = 2000; // preview off: how often "still typing" is repeated
+const DRAFT_SIGNAL = "…"; // preview off: sent instead of the text, which never leaves the browser
+const RECEIPT_GAP_MS = 500;
+const AGENT_TYPING_TTL_MS = 6000; // hide "is typing…" when no word came for this long
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 const store = jsonStorage("local");
@@ -51,6 +64,8 @@ const ui = {
   send: $("hd-send"),
   replyError: $("hd-reply-error"),
   replyCount: $("hd-reply-count"),
+  agentTyping: $("hd-agent-typing"),
+  previewNotice: $("hd-preview-notice"),
 };
 
 const state = {
@@ -59,12 +74,19 @@ const state = {
   departments: [],
   visitor: { name: "", email: "" },
   chat: null, // the visitor's chat object, as in the protocol's `chat` frame
-  lastSeq: 0, // highest seq on screen; a resume asks for what follows it
+  lastSeq: 0, // highest seq on screen
+  // Where a resume starts. It passes a live message only once the answer to the last resume is in:
+  // a live event can overtake the history, and resuming after it would skip the rest of it.
+  resumeSeq: 0,
+  level: false, // the answer to the last resume has come (resumed)
   resumeFrom: 0, // after_seq of the resume in flight
   seenSeq: 0, // highest seq the visitor had in front of them (persisted: unread across page loads)
   starting: null, // client_id of our chat.start until it is acknowledged
   open: !EMBEDDED || store.get(KEY_OPEN) === true,
+  hostOpen: !EMBEDDED, // the loader said the panel is on screen (hd:open); until then, not read
   unread: 0,
+  welcomed: false, // this socket had its welcome: frames about chats may go
+  typingPreview: false, // welcome.typing_preview: agents see the draft's text
 };
 
 const shown = new Map(); // seq -> <li>, for the chat on screen
@@ -84,13 +106,15 @@ const socket = new LiveSocket({
 // --- Socket callbacks ----------------------------------------------------------------------------
 
 function onOpen() {
+  state.welcomed = false;
   const hello = { type: "hello", language: (navigator.language || "").slice(0, 16) };
   if (state.token) hello.token = state.token;
   const frames = [hello];
   // A chat on screen: ask at once for what was missed while the socket was down.
   if (state.token && state.chat) {
-    state.resumeFrom = state.lastSeq;
-    frames.push({ type: "resume", chat: state.chat.id, after_seq: state.lastSeq });
+    state.level = false;
+    state.resumeFrom = state.resumeSeq;
+    frames.push({ type: "resume", chat: state.chat.id, after_seq: state.resumeSeq });
   }
   return frames;
 }
@@ -107,7 +131,11 @@ function onFrame(frame) {
       return undefined;
     case "resumed":
       return onResumed(frame);
+    case "agent.typing":
+      return onAgentTyping(frame);
     case "error":
+      // Page views are reported in the background: their limit is not the visitor's business.
+      if (frame.code === "rate_limited") return undefined;
       return showAlert(frame.message || "Something went wrong.");
     default:
       return undefined;
@@ -121,7 +149,11 @@ function onWelcome(frame) {
   }
   state.departments = Array.isArray(frame.departments) ? frame.departments : [];
   if (frame.visitor) state.visitor = { name: frame.visitor.name || "", email: frame.visitor.email || "" };
+  state.typingPreview = frame.typing_preview === true;
+  state.welcomed = true;
   renderDepartments();
+  renderPreviewNotice();
+  flushPages();
 
   const chat = frame.chat;
   if (chat && state.chat && chat.id === state.chat.id) {
@@ -155,11 +187,15 @@ function onResumed(frame) {
   if (!state.chat || frame.chat !== state.chat.id) return;
   // Not every seq is a message (receipts take one too): the server says how far we are level.
   state.lastSeq = Math.max(state.lastSeq, frame.last_seq);
+  state.resumeSeq = Math.max(state.resumeSeq, frame.last_seq);
   saveChat();
+  receiptSender.push(); // what was rendered before the socket was back
   // One answer holds at most 1,000 events: ask for the rest.
   if (frame.last_seq < state.chat.last_seq && frame.last_seq > state.resumeFrom) {
     state.resumeFrom = frame.last_seq;
     socket.send({ type: "resume", chat: state.chat.id, after_seq: frame.last_seq });
+  } else {
+    state.level = true;
   }
 }
 
@@ -225,6 +261,7 @@ function adoptChat(chat) {
   postUnread();
   renderPendingFromOutbox();
   state.resumeFrom = 0;
+  state.level = false;
   socket.send({ type: "resume", chat: chat.id, after_seq: 0 });
   showView("chat");
   updateChat(chat);
@@ -237,7 +274,11 @@ function updateChat(chat) {
   const ended = chat.status === "ended";
   ui.ended.hidden = !ended;
   ui.composer.hidden = ended;
-  if (ended) hideConfirm();
+  if (ended) {
+    hideConfirm();
+    resetDrafts();
+    hideAgentTyping();
+  }
   if (state.view !== "chat") showView("chat");
 }
 
@@ -277,6 +318,7 @@ function addMessage(message) {
   ui.log.insertBefore(li, prev ? prev.nextSibling : ui.log.firstChild);
 
   state.lastSeq = Math.max(state.lastSeq, message.seq);
+  if (state.level) state.resumeSeq = Math.max(state.resumeSeq, message.seq);
   if (state.open) {
     state.seenSeq = state.lastSeq;
   } else if (message.author === "visitor") {
@@ -291,6 +333,7 @@ function addMessage(message) {
     postUnread();
   }
   saveChat();
+  if (message.author === "agent") agentMessageShown(li, message.seq);
   if (stick) scrollToEnd();
 }
 
@@ -387,6 +430,11 @@ function clearLog() {
   pendingEls.clear();
   ui.log.replaceChildren();
   state.lastSeq = 0;
+  state.resumeSeq = 0;
+  state.level = false;
+  resetReceipts();
+  resetDrafts();
+  hideAgentTyping();
 }
 
 function isNearBottom() {
@@ -398,6 +446,188 @@ function scrollToEnd() {
   ui.log.scrollTop = ui.log.scrollHeight;
 }
 
+// --- Drafts (typing preview) ----------------------------------------------------------------------
+
+const drafts = new Coalescer(sendDraft, DRAFT_GAP_MS);
+let draftSent = ""; // what the agents were last told; "" when nothing
+let draftQueued = ""; // the latest value handed to `drafts`
+let signalAt = 0;
+
+function draftsAllowed() {
+  const status = state.chat ? state.chat.status : "";
+  return state.view === "chat" && (status === "queued" || status === "active");
+}
+
+/** The reply box changed: tell the agents, at most twice a second, the latest text winning. */
+function draftChanged() {
+  if (!draftsAllowed()) return;
+  const text = ui.reply.value.trim() ? ui.reply.value.slice(0, MAX_CHARS) : "";
+  let value = text;
+  if (text && !state.typingPreview) {
+    // Preview off: only the fact that the visitor types, repeated now and then so it stays shown.
+    if (draftQueued === DRAFT_SIGNAL && Date.now() - signalAt < TYPING_SIGNAL_EVERY_MS) return;
+    signalAt = Date.now();
+    value = DRAFT_SIGNAL;
+  } else if (value === draftQueued) {
+    return;
+  }
+  draftQueued = value;
+  drafts.push(value);
+}
+
+function sendDraft(text) {
+  if (!draftsAllowed() || !state.welcomed) return;
+  if (socket.send({ type: "typing", chat: state.chat.id, text })) draftSent = text;
+}
+
+/** The draft became a message: drop what is pending, and clear what the agents were shown. */
+function draftDone() {
+  drafts.cancel();
+  draftQueued = "";
+  if (draftSent) drafts.push("");
+}
+
+/** Another chat, or an ended one: nothing pending, nothing shown. */
+function resetDrafts() {
+  drafts.cancel();
+  draftQueued = draftSent = "";
+}
+
+// --- Agent typing ----------------------------------------------------------------------------------
+
+let agentTypingTimer = null;
+
+function onAgentTyping(frame) {
+  if (!state.chat || frame.chat !== state.chat.id) return;
+  if (frame.active === true) showAgentTyping(frame.agent_name || state.chat.agent_name || "Agent");
+  else hideAgentTyping();
+}
+
+function showAgentTyping(name) {
+  const text = `${name} is typing…`;
+  // The line is a live region: set the same text again and it would be read again.
+  if (ui.agentTyping.textContent !== text) ui.agentTyping.textContent = text;
+  clearTimeout(agentTypingTimer);
+  agentTypingTimer = setTimeout(hideAgentTyping, AGENT_TYPING_TTL_MS);
+}
+
+function hideAgentTyping() {
+  clearTimeout(agentTypingTimer);
+  if (ui.agentTyping.textContent) ui.agentTyping.textContent = "";
+}
+
+function renderPreviewNotice() {
+  ui.previewNotice.hidden = !state.typingPreview;
+}
+
+// --- Receipts ----------------------------------------------------------------------------------------
+//
+// delivered_up_to: the highest seq of an agent message rendered here (even with the panel closed).
+// read_up_to: the highest seq of an agent message the visitor could see: the panel open (hd:open),
+// the tab visible, and the message on screen in the list.
+
+const receipts = { delivered: 0, read: 0, sentDelivered: 0, sentRead: 0, onScreen: new Set() };
+const receiptSender = new Coalescer(sendReceipt, RECEIPT_GAP_MS);
+const READ_THRESHOLDS = Array.from({ length: 11 }, (_, i) => i / 10);
+const readObserver =
+  "IntersectionObserver" in window
+    ? new IntersectionObserver(onIntersect, { root: ui.log, threshold: READ_THRESHOLDS })
+    : null;
+
+function agentMessageShown(li, seq) {
+  hideAgentTyping();
+  receipts.delivered = Math.max(receipts.delivered, seq);
+  if (readObserver) readObserver.observe(li);
+  else receipts.onScreen.add(seq); // no way to tell: count it seen when the panel is
+  receiptSender.push();
+  updateRead();
+}
+
+function onIntersect(entries) {
+  for (const entry of entries) {
+    const seq = Number(entry.target.dataset.seq);
+    if (onScreen(entry)) receipts.onScreen.add(seq);
+    else receipts.onScreen.delete(seq);
+  }
+  updateRead();
+}
+
+/** Half of the message in view, or half of the list filled by a message taller than that. */
+function onScreen(entry) {
+  if (!entry.isIntersecting) return false;
+  const root = entry.rootBounds;
+  return entry.intersectionRatio >= 0.5 || (root !== null && entry.intersectionRect.height >= root.height / 2);
+}
+
+function canRead() {
+  return state.hostOpen && document.visibilityState === "visible" && state.view === "chat";
+}
+
+function updateRead() {
+  if (!canRead() || receipts.onScreen.size === 0) return;
+  const top = Math.max(...receipts.onScreen);
+  if (top <= receipts.read) return;
+  receipts.read = top;
+  receiptSender.push();
+}
+
+/** Sends what rose since the last receipt; called by the coalescer, at most every 500 ms. */
+function sendReceipt() {
+  if (!state.chat || !state.welcomed) return;
+  const { delivered, read } = receipts;
+  if (delivered <= receipts.sentDelivered && read <= receipts.sentRead) return;
+  const frame = { type: "receipt", chat: state.chat.id, delivered_up_to: delivered, read_up_to: read };
+  if (!socket.send(frame)) return; // offline: sent again after the resume
+  receipts.sentDelivered = delivered;
+  receipts.sentRead = read;
+}
+
+function resetReceipts() {
+  receiptSender.cancel();
+  if (readObserver) readObserver.disconnect();
+  receipts.delivered = receipts.read = receipts.sentDelivered = receipts.sentRead = 0;
+  receipts.onScreen.clear();
+}
+
+document.addEventListener("visibilitychange", updateRead);
+
+// --- Page views --------------------------------------------------------------------------------------
+//
+// The loader reports the host page (hd:page) when it loads and on every single-page navigation. They
+// wait here until the socket has its welcome; the same page twice in a row is reported once.
+
+const pageQueue = [];
+let lastPage = "";
+
+function onHostPage(data) {
+  if (typeof data.url !== "string" || typeof data.title !== "string") return;
+  let url;
+  try {
+    url = new URL(data.url);
+  } catch {
+    return;
+  }
+  // Only pages of the site that embeds us, and only addresses the server records.
+  if (url.origin !== HOST || (url.protocol !== "http:" && url.protocol !== "https:")) return;
+  const view = {
+    url: url.href.slice(0, MAX_URL_CHARS),
+    title: data.title.replace(/\s+/g, " ").trim().slice(0, MAX_TITLE_CHARS),
+  };
+  const key = `${view.url}\n${view.title}`;
+  if (key === lastPage) return;
+  lastPage = key;
+  pageQueue.push(view);
+  if (pageQueue.length > PAGE_QUEUE_MAX) pageQueue.shift();
+  flushPages();
+}
+
+function flushPages() {
+  while (state.welcomed && pageQueue.length) {
+    if (!socket.send({ type: "page.view", ...pageQueue[0] })) return;
+    pageQueue.shift();
+  }
+}
+
 // --- Views ---------------------------------------------------------------------------------------
 
 function showView(name) {
@@ -405,6 +635,7 @@ function showView(name) {
   state.view = name;
   for (const [key, el] of Object.entries(ui.views)) el.hidden = key !== name;
   renderHeader();
+  updateRead();
   // The visitor opened the chat while it was still connecting: the focus is in the iframe, on
   // nothing. Put it where they will type.
   if (hadFocus && state.open) focusPrimary();
@@ -555,6 +786,7 @@ ui.reply.addEventListener("keydown", (event) => {
 
 ui.reply.addEventListener("input", () => {
   ui.replyError.textContent = "";
+  draftChanged();
   autosize();
   const length = ui.reply.value.length;
   ui.replyCount.textContent = length > MAX_CHARS * 0.9 ? `${length.toLocaleString("en")} / ${MAX_CHARS.toLocaleString("en")}` : "";
@@ -578,6 +810,7 @@ function sendReply() {
   }
   if (!state.chat || state.chat.status === "ended") return;
   const sent = socket.sendMessage({ type: "message.send", chat: state.chat.id, text });
+  draftDone();
   addPending(sent);
   ui.reply.value = "";
   ui.replyCount.textContent = "";
@@ -637,12 +870,15 @@ window.addEventListener("message", (event) => {
   const data = event.data || {};
   if (data.type === "hd:open") setOpen(true, data.focus === true);
   else if (data.type === "hd:closed") setOpen(false, false);
+  else if (data.type === "hd:page") onHostPage(data);
 });
 
 function setOpen(open, focus) {
   state.open = open;
+  state.hostOpen = open;
   store.set(KEY_OPEN, open);
   if (!open) return;
+  updateRead();
   state.seenSeq = state.lastSeq;
   state.unread = 0;
   saveChat();

@@ -11,8 +11,11 @@
  * accepted from that origin and that iframe):
  *   iframe -> host  {type: "hd:ready", open: bool}   {type: "hd:close"}   {type: "hd:unread", count: n}
  *   host -> iframe  {type: "hd:open", focus: bool}   {type: "hd:closed"}
+ *                   {type: "hd:page", url: location.href, title: document.title}
  * (focus: the visitor opened the chat just now, so the chat may take the keyboard focus; not when
  * the open state is only restored on a new page.)
+ * hd:page goes when the iframe is ready and after every navigation of a single-page app
+ * (history.pushState/replaceState, popstate, hashchange), so agents see which page the visitor is on.
  */
 (function () {
   "use strict";
@@ -72,6 +75,9 @@
   ].join("");
 
   var READY_WAIT_MS = 8000; // no hd:ready by then: the helpdesk was unreachable, load the iframe again
+  // Single-page apps often set the new title just after pushState: wait a little to report it.
+  var PAGE_SETTLE_MS = 300;
+  var pageTimer = null;
   var isOpen = false;
   var ready = false;
   var readyTimer = null;
@@ -153,6 +159,33 @@
       if (event.key === "Escape" && isOpen) setOpen(false, true);
     });
     window.addEventListener("message", onMessage);
+    watchNavigation();
+  }
+
+  function reportPage() {
+    clearTimeout(pageTimer);
+    post({ type: "hd:page", url: location.href, title: document.title });
+  }
+
+  function pageChanged() {
+    clearTimeout(pageTimer);
+    pageTimer = setTimeout(reportPage, PAGE_SETTLE_MS);
+  }
+
+  // Navigations of a single-page app load no new page: wrap the history methods (keeping whatever
+  // the page or another script put there) and listen for back/forward and hash changes.
+  function watchNavigation() {
+    ["pushState", "replaceState"].forEach(function (name) {
+      var original = history[name];
+      if (typeof original !== "function") return;
+      history[name] = function () {
+        var result = original.apply(this, arguments);
+        pageChanged();
+        return result;
+      };
+    });
+    window.addEventListener("popstate", pageChanged);
+    window.addEventListener("hashchange", pageChanged);
   }
 
   // A page that loads while the helpdesk is down gets an error page in the iframe, which never says
@@ -206,6 +239,7 @@
       if (data.open === true && !isOpen) setOpen(true, false);
       // Opened by the visitor before the iframe was ready: hand it the focus now.
       else post(isOpen ? { type: "hd:open", focus: true } : { type: "hd:closed" });
+      reportPage();
     } else if (data.type === "hd:close") {
       if (isOpen) setOpen(false, true);
     } else if (data.type === "hd:unread") {
