@@ -175,9 +175,11 @@ def resumed(chat_public_id: str, last_seq: int) -> dict:
 
 
 def error(code: str, message: str, *, about=None) -> dict:
-    """A refused frame. ``about`` is the parsed frame, when parsing got that far: its ``client_id``
-    names the message that was refused and its ``chat`` the chat it was about."""
+    """A refused frame. ``about`` is the parsed frame, when parsing got that far: ``frame`` names
+    its type, ``client_id`` the message that was refused and ``chat`` the chat it was about."""
     frame = {"type": "error", "code": code, "message": message}
+    if getattr(about, "WIRE_TYPE", None):
+        frame["frame"] = about.WIRE_TYPE
     for field in ("client_id", "chat"):
         value = getattr(about, field, None)
         if value:

@@ -8,6 +8,7 @@ services. docs/protocol.md documents the same frames.
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 MAX_FRAME_BYTES = 32 * 1024
 MAX_CHAT_ID_CHARS = 32
@@ -29,12 +30,14 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True)
 class Hello:
+    WIRE_TYPE: ClassVar[str] = "hello"
     token: str | None
     language: str
 
 
 @dataclass(frozen=True)
 class ChatStart:
+    WIRE_TYPE: ClassVar[str] = "chat.start"
     name: str
     email: str
     department: int | None
@@ -44,6 +47,7 @@ class ChatStart:
 
 @dataclass(frozen=True)
 class MessageSend:
+    WIRE_TYPE: ClassVar[str] = "message.send"
     chat: str
     client_id: str
     text: str
@@ -58,17 +62,17 @@ class ChatRef:
 
 @dataclass(frozen=True)
 class ChatEnd(ChatRef):
-    pass
+    WIRE_TYPE: ClassVar[str] = "chat.end"
 
 
 @dataclass(frozen=True)
 class ChatAccept(ChatRef):
-    pass
+    WIRE_TYPE: ClassVar[str] = "chat.accept"
 
 
 @dataclass(frozen=True)
 class ChatUnwatch(ChatRef):
-    pass
+    WIRE_TYPE: ClassVar[str] = "chat.unwatch"
 
 
 @dataclass(frozen=True)
@@ -76,36 +80,40 @@ class Resume:
     """Send me the chat's state and every event after ``after_seq``. Agents send it as ``chat.watch``,
     which also subscribes them to the chat's live events."""
 
+    WIRE_TYPE: ClassVar[str] = "resume"
     chat: str
     after_seq: int
 
 
 @dataclass(frozen=True)
 class ChatWatch(Resume):
-    pass
+    WIRE_TYPE: ClassVar[str] = "chat.watch"
 
 
 @dataclass(frozen=True)
 class Ping:
-    pass
+    WIRE_TYPE: ClassVar[str] = "ping"
 
 
 @dataclass(frozen=True)
 class VisitorTyping:
     """The visitor's draft; an empty text clears it."""
 
+    WIRE_TYPE: ClassVar[str] = "typing"
     chat: str
     text: str
 
 
 @dataclass(frozen=True)
 class AgentTyping:
+    WIRE_TYPE: ClassVar[str] = "typing"
     chat: str
     active: bool
 
 
 @dataclass(frozen=True)
 class Receipt:
+    WIRE_TYPE: ClassVar[str] = "receipt"
     chat: str
     delivered_up_to: int
     read_up_to: int
@@ -113,6 +121,7 @@ class Receipt:
 
 @dataclass(frozen=True)
 class PageViewReport:
+    WIRE_TYPE: ClassVar[str] = "page.view"
     url: str
     title: str
 

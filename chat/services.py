@@ -318,6 +318,7 @@ def messages_mark(*, chat_public_id: str, visitor_id: int, delivered_up_to: int,
     now = timezone.now()
     changed = to_deliver.update(delivered_at=now, receipt_seq=seq) + to_read.update(read_at=now, receipt_seq=seq)
     if not changed:  # a receipt sent at the same moment from another tab marked them first
+        transaction.set_rollback(True)  # and give the seq back: no seq without an event
         return None
     events.publish_receipt(chat, seq, list(agent_messages.filter(receipt_seq=seq)))
     return seq

@@ -65,6 +65,39 @@ class TestReceipts:
         assert self.mark(visitor, chat, read=chat.last_seq) is None
         assert not Message.objects.filter(read_at__isnull=False).exists()
 
+    @pytest.mark.django_db(transaction=True)
+    def test_two_tabs_marking_at_once_take_one_seq(self):
+        """Both tabs see unread messages; the one that loses the race changes nothing and must not
+        leave a seq without an event behind."""
+        import threading
+
+        from django.db import connection
+
+        if connection.vendor == "sqlite":
+            pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
+        visitor, chat, agent = self.setup_chat()
+        for round_ in range(5):
+            (reply,) = _agent_says(chat, agent, f"round-{round_}")
+            barrier = threading.Barrier(2)
+            seqs = []
+
+            def mark(barrier=barrier, seqs=seqs, up_to=reply.seq):
+                barrier.wait()
+                try:
+                    seqs.append(self.mark(visitor, chat, delivered=up_to, read=up_to))
+                finally:
+                    connection.close()
+
+            threads = [threading.Thread(target=mark) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            taken = [seq for seq in seqs if seq is not None]
+            chat.refresh_from_db()
+            assert chat.last_seq == reply.seq + len(taken), "every seq taken belongs to a receipt sent"
+            assert Message.objects.filter(chat=chat, receipt_seq__gt=reply.seq).count() == 1
+
     def test_another_visitor_cannot_mark(self):
         visitor, chat, agent = self.setup_chat()
         _agent_says(chat, agent, "hello")
@@ -280,7 +313,8 @@ async def test_page_view_is_stored_and_reaches_the_console(layer):
     assert views == [("https://shop.example/", None), ("https://shop.example/pricing", chat["id"])]
 
     await visitor.send({"type": "page.view", "url": "javascript:alert(document.cookie)", "title": "x"})
-    assert (await visitor.expect("error"))["code"] == "invalid"
+    error = await visitor.expect("error")
+    assert error["code"] == "invalid" and error["frame"] == "page.view", "the error names the refused frame"
     await agent.close()
     await visitor.close()
 
