@@ -134,8 +134,8 @@ function onFrame(frame) {
     case "agent.typing":
       return onAgentTyping(frame);
     case "error":
-      // Page views are reported in the background: their limit is not the visitor's business.
-      if (frame.code === "rate_limited") return undefined;
+      // Page views and receipts go in the background: their refusal is not the visitor's business.
+      if (frame.frame === "page.view" || frame.frame === "receipt") return undefined;
       return showAlert(frame.message || "Something went wrong.");
     default:
       return undefined;
