@@ -1,0 +1,465 @@
+"""The six tests, each run the same way against the product and the floor through their Driver.
+
+- idle: ``idle_sockets`` visitor sockets on a fresh server: KB of RSS per socket, server CPU while idle.
+- steady: ``steady_chats`` chats, ``steady_rate`` messages/s each from a random phase: p50/p95/p99 from
+  the visitor's send to the agent's receipt, server CPU µs per message.
+- drafts: steady, while each visitor types ``keystrokes``/s, sent as at most ``typing_rate`` drafts/s.
+- max: ``max_chats`` chats with one message in flight each (closed loop): messages/s held, its p99.
+- flood: ``flood_chats`` × ``flood_messages`` sent back to back: live, recovered by resume, lost, duplicated.
+- reconnect: visitors cut every ``reconnect_every`` messages: lost and duplicated after resume.
+
+Latency is measured in this one process: from just before the visitor's socket send to the agent's
+socket receipt. CPU is the daphne process's user + system time from /proc over the measured stretch
+(all its threads). After each test an auditing agent resumes every chat from the start and the
+ledger compares what was stored with what the agents got live (see ledger.py).
+"""
+
+import asyncio
+import string
+import time
+from dataclasses import asdict, dataclass, fields
+
+from .clients import Agent, BenchError, Conn, Driver, Visitor
+from .ledger import Ledger, now, percentile
+
+MESSAGE = "Hello, I ordered a blue kettle last week and it has not arrived yet. Order {k}, can you check?"
+LETTERS = string.ascii_lowercase + "     "
+TESTS = ("idle", "steady", "drafts", "max", "flood", "reconnect")
+
+
+@dataclass
+class Sizes:
+    agents: int = 10
+    idle_sockets: int = 1000
+    idle_seconds: float = 10.0
+    steady_chats: int = 200
+    steady_seconds: float = 30.0
+    steady_rate: float = 1.0  # messages a second per chat
+    keystrokes: float = 10.0  # drafts: keystrokes a second per visitor
+    typing_rate: float = 2.0  # drafts: at most this many typing frames a second per visitor (the widget)
+    max_chats: int = 50
+    max_seconds: float = 15.0
+    flood_chats: int = 50
+    flood_messages: int = 100
+    reconnect_visitors: int = 100
+    reconnect_messages: int = 20
+    reconnect_every: int = 10
+    reconnect_interval: float = 0.5  # seconds between one visitor's messages
+    warmup_messages: int = 2  # steady, drafts, max: sent one at a time by each chat before measuring
+    settle_seconds: float = 2.0  # quiet time before a measured stretch
+    drain_seconds: float = 120.0  # how long to wait for a backlog and stragglers once sending stops
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+PRESETS = {
+    "full": Sizes(),
+    "smoke": Sizes(agents=2, idle_sockets=20, idle_seconds=1, steady_chats=4, steady_seconds=2, max_chats=3,
+                   max_seconds=2, flood_chats=3, flood_messages=20, reconnect_visitors=4, reconnect_interval=0.05,
+                   warmup_messages=1, settle_seconds=0.3, drain_seconds=10),
+}
+
+
+class Context:
+    """What a test needs: the driver, the sizes, the server's /proc probe (None for a server the
+    bench did not start), a random source, an optional profiler, and every socket it opened (closed
+    after the test, whatever happened)."""
+
+    def __init__(self, driver: Driver, sizes: Sizes, probe, rng, profiler=None, nonce: str = "b", db_probe=None):
+        self.driver, self.sizes, self.probe, self.rng, self.profiler = driver, sizes, probe, rng, profiler
+        self.db_probe = db_probe
+        self.nonce = nonce
+        self.conns: list[Conn] = []
+        self.typing_sent = 0
+
+    def track(self, conn: Conn) -> Conn:
+        self.conns.append(conn)
+        return conn
+
+    async def close_all(self) -> None:
+        conns, self.conns = self.conns, []
+        await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+
+
+class Window:
+    """A measured stretch: wall time, the server's CPU time, the load generator's own CPU share."""
+
+    def __init__(self, ctx: Context, name: str):
+        self.ctx, self.name = ctx, name
+        self.t0 = now()
+        self.cpu0 = ctx.probe.cpu_seconds() if ctx.probe else None
+        self.own0 = time.process_time()
+        self.db0 = ctx.db_probe.snapshot() if ctx.db_probe else None
+        if ctx.profiler:
+            ctx.profiler.start(f"{ctx.driver.kind}-{name}")
+
+    def stop(self) -> dict:
+        seconds = now() - self.t0
+        if self.ctx.profiler:
+            self.ctx.profiler.stop()
+        cpu = self.ctx.probe.cpu_seconds() - self.cpu0 if self.ctx.probe else None
+        db = self.ctx.db_probe.between(self.db0, self.ctx.db_probe.snapshot()) if self.ctx.db_probe else None
+        return {"seconds": seconds, "server_cpu_s": cpu, "db_cpu_s": db,
+                "loadgen_cpu_pct": 100 * (time.process_time() - self.own0) / seconds}
+
+
+async def sleep_until(at: float) -> None:
+    delay = at - now()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+# --- Shared steps -----------------------------------------------------------------------------------
+
+
+async def open_agents(ctx: Context) -> list[Agent]:
+    agents = await asyncio.gather(*(ctx.driver.new_agent(i) for i in range(ctx.sizes.agents)))
+    return [ctx.track(a) for a in agents]
+
+
+async def open_chats(ctx: Context, agents: list[Agent], count: int, test: str) -> list[Visitor]:
+    """``count`` chats, each taken by one of the agents in turn (20 being opened at a time)."""
+    gate = asyncio.Semaphore(20)
+
+    async def one(i: int) -> Visitor:
+        async with gate:
+            visitor = await ctx.driver.open_chat(f"{ctx.nonce}-{test}-{i}", agents[i % len(agents)])
+            return ctx.track(visitor)
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+async def drain(ctx: Context, visitors: list[Visitor], seconds: float) -> None:
+    """Wait, within ``seconds``, first until every message sent has been acknowledged (the server
+    stored and published it; a saturated server may still be working through a backlog), then until
+    every one has reached an agent live. Each phase ends early when nothing has moved for a while."""
+    ledger = ctx.driver.ledger
+    deadline = now() + seconds
+    await _wait_for(lambda: not any(v.outbox for v in visitors), lambda: len(ledger.acked), deadline, quiet=10)
+    await _wait_for(ledger.all_live, lambda: len(ledger.first_live), deadline, quiet=3)
+
+
+async def _wait_for(done, progress, deadline: float, quiet: float) -> None:
+    last, moved = -1, now()
+    while now() < deadline and not done():
+        if progress() != last:
+            last, moved = progress(), now()
+        elif now() - moved > quiet:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def audit(ctx: Context, visitors: list[Visitor]) -> dict:
+    """Resume every chat from the start on a fresh agent socket: what the server says it stored."""
+    auditor = ctx.track(await ctx.driver.new_agent(0, audit=True))
+    gate = asyncio.Semaphore(10)
+
+    async def one(chat: str) -> None:
+        async with gate:
+            await auditor.audit(chat)
+
+    await asyncio.gather(*(one(v.chat) for v in visitors))
+    return ctx.driver.ledger.accounting()
+
+
+async def warm_up(ctx: Context, visitors: list[Visitor], test: str) -> None:
+    """Each chat sends ``warmup_messages``, one at a time, before the measured stretch, so that first
+    uses (connections, caches, code paths) are not what the test measures. They are accounted for
+    like every other message but are outside the measured window."""
+    ledger = ctx.driver.ledger
+
+    async def one(visitor: Visitor) -> None:
+        for k in range(ctx.sizes.warmup_messages):
+            client_id = f"{test}-warm-{visitor.name}-{k}"
+            received = ledger.waiter(client_id)
+            await visitor.send_message(client_id, MESSAGE.format(k=k))
+            try:
+                await asyncio.wait_for(received, 10)
+            except TimeoutError:
+                pass
+
+    await asyncio.gather(*(one(v) for v in visitors))
+    await drain(ctx, visitors, ctx.sizes.drain_seconds)
+
+
+def latency_figures(latencies: list[float]) -> dict:
+    return {"p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+            "p99_ms": percentile(latencies, 99), "samples": len(latencies)}
+
+
+def per_message_us(window: dict, messages: int, key: str = "server_cpu_s") -> float | None:
+    if window[key] is None or not messages:
+        return None
+    return window[key] * 1e6 / messages
+
+
+def cpu_figures(window: dict, messages: int) -> dict:
+    """Server (daphne) and database (its PostgreSQL backends) CPU per message."""
+    return {"cpu_us_per_msg": per_message_us(window, messages),
+            "db_cpu_us_per_msg": per_message_us(window, messages, "db_cpu_s")}
+
+
+# --- The tests ----------------------------------------------------------------------------------------
+
+
+async def measure_idle(ctx: Context) -> dict:
+    """Open sockets on a fresh server and leave them idle: memory per socket and idle CPU. Then close
+    them all at once (more than 100 on the Redis layer, see DESIGN.md) and check the server still
+    takes a new visitor."""
+    s, driver = ctx.sizes, ctx.driver
+    for i in range(10):  # warm the server up first, so that its first-use costs are not counted
+        ctx.track(await driver.open_idle(f"{ctx.nonce}-warm-{i}"))
+    await asyncio.sleep(1)
+    rss0 = ctx.probe.rss_kb() if ctx.probe else None
+    gate = asyncio.Semaphore(50)
+    idle: list[Visitor] = []
+
+    async def one(i: int) -> None:
+        async with gate:
+            idle.append(await driver.open_idle(f"{ctx.nonce}-idle-{i}"))
+
+    try:
+        await asyncio.gather(*(one(i) for i in range(s.idle_sockets)))
+    finally:
+        for visitor in idle:
+            ctx.track(visitor)
+    await asyncio.sleep(max(s.settle_seconds, 1))
+    rss1 = ctx.probe.rss_kb() if ctx.probe else None
+    window = Window(ctx, "idle")
+    await asyncio.sleep(s.idle_seconds)
+    w = window.stop()
+    await asyncio.gather(*(v.close() for v in idle), return_exceptions=True)
+    await asyncio.sleep(1)
+    try:
+        ctx.track(await driver.open_idle(f"{ctx.nonce}-after-idle"))
+        survived = True
+    except BenchError:
+        survived = False
+    return {
+        "sockets": len(idle),
+        "kb_per_socket": (rss1 - rss0) / len(idle) if ctx.probe else None,
+        "rss_before_mb": rss0 / 1024 if ctx.probe else None,
+        "rss_after_mb": rss1 / 1024 if ctx.probe else None,
+        "idle_cpu_pct": 100 * w["server_cpu_s"] / w["seconds"] if ctx.probe else None,
+        "new_visitor_after_mass_close": survived,
+        "loadgen_cpu_pct": w["loadgen_cpu_pct"],
+    }
+
+
+async def _sender(ctx: Context, visitor: Visitor, test: str, start: float, end: float) -> None:
+    """Messages at ``steady_rate`` a second from a random phase; a sent message clears the draft."""
+    rate = ctx.sizes.steady_rate
+    phase = ctx.rng.random() / rate
+    k = 0
+    while (at := start + phase + k / rate) < end:
+        await sleep_until(at)
+        visitor.draft = visitor.draft_sent = ""
+        await visitor.send_message(f"{test}-{visitor.name}-{k}", MESSAGE.format(k=k))
+        k += 1
+
+
+async def _typist(ctx: Context, visitor: Visitor, start: float, end: float) -> None:
+    """Keystrokes at ``keystrokes`` a second, sent as the widget sends them: at most ``typing_rate``
+    typing frames a second, each with the latest text."""
+    step, gap = 1 / ctx.sizes.keystrokes, 1 / ctx.sizes.typing_rate
+    at = start + ctx.rng.random() * step
+    while at < end:
+        await sleep_until(at)
+        visitor.draft += ctx.rng.choice(LETTERS)
+        if now() >= visitor.next_typing and visitor.draft != visitor.draft_sent:
+            visitor.draft_sent, visitor.next_typing = visitor.draft, now() + gap
+            ctx.typing_sent += 1
+            await visitor.send_typing(visitor.draft)
+        at += step
+
+
+async def measure_steady(ctx: Context, *, drafts: bool = False) -> dict:
+    s, driver = ctx.sizes, ctx.driver
+    name = "drafts" if drafts else "steady"
+    driver.ledger = ledger = Ledger()
+    agents = await open_agents(ctx)
+    visitors = await open_chats(ctx, agents, s.steady_chats, name)
+    await warm_up(ctx, visitors, name)
+    await asyncio.sleep(s.settle_seconds)
+    typing_received = driver.typing_received
+    window = Window(ctx, name)
+    start = window.t0 + 0.01
+    end = start + s.steady_seconds
+    tasks = [_sender(ctx, v, name, start, end) for v in visitors]
+    if drafts:
+        tasks += [_typist(ctx, v, start, end) for v in visitors]
+    await asyncio.gather(*tasks)
+    await drain(ctx, visitors, s.drain_seconds)
+    w = window.stop()
+    accounting = await audit(ctx, visitors)
+    sent = ledger.sent_between(start, end)
+    # Did the server keep up? Messages that reached an agent during the stretch, against those offered.
+    kept_up = sum(1 for at in ledger.first_live.values() if start <= at <= end + 1) / max(sent, 1)
+    result = {
+        "chats": len(visitors), "seconds": s.steady_seconds, "rate": sent / s.steady_seconds,
+        **latency_figures(ledger.latencies_ms(sent_from=start)),
+        **cpu_figures(w, sent),
+        "delivered_in_time_pct": 100 * kept_up, "saturated": kept_up < 0.95,
+        "loadgen_cpu_pct": w["loadgen_cpu_pct"],
+        **accounting,
+    }
+    if drafts:
+        result["typing_sent"] = ctx.typing_sent
+        result["typing_received"] = driver.typing_received - typing_received
+    return result
+
+
+async def measure_max(ctx: Context) -> dict:
+    """Closed loop: each chat sends its next message when an agent got the last one (5 s at most)."""
+    s, driver = ctx.sizes, ctx.driver
+    driver.ledger = ledger = Ledger()
+    agents = await open_agents(ctx)
+    visitors = await open_chats(ctx, agents, s.max_chats, "max")
+    await warm_up(ctx, visitors, "max")
+    await asyncio.sleep(s.settle_seconds)
+    window = Window(ctx, "max")
+    end = window.t0 + s.max_seconds
+
+    async def loop(visitor: Visitor) -> None:
+        k = 0
+        while now() < end:
+            client_id = f"max-{visitor.name}-{k}"
+            received = ledger.waiter(client_id)
+            await visitor.send_message(client_id, MESSAGE.format(k=k))
+            try:
+                await asyncio.wait_for(received, 5)
+            except TimeoutError:
+                pass  # not live: the audit tells whether it was stored
+            k += 1
+
+    await asyncio.gather(*(loop(v) for v in visitors))
+    w = window.stop()
+    await drain(ctx, visitors, s.drain_seconds)
+    accounting = await audit(ctx, visitors)
+    held = sum(1 for at in ledger.first_live.values() if window.t0 <= at <= end)
+    return {
+        "chats": len(visitors), "seconds": s.max_seconds, "rate": held / s.max_seconds,
+        **latency_figures(ledger.latencies_ms(sent_from=window.t0, sent_until=end)),
+        **cpu_figures(w, ledger.sent_between(window.t0, end)),
+        "loadgen_cpu_pct": w["loadgen_cpu_pct"],
+        **accounting,
+    }
+
+
+async def measure_flood(ctx: Context) -> dict:
+    """Every visitor sends all its messages back to back, without waiting for anything."""
+    s, driver = ctx.sizes, ctx.driver
+    driver.ledger = Ledger()
+    agents = await open_agents(ctx)
+    visitors = await open_chats(ctx, agents, s.flood_chats, "flood")
+    await asyncio.sleep(s.settle_seconds)
+    window = Window(ctx, "flood")
+
+    async def burst(visitor: Visitor) -> None:
+        for k in range(s.flood_messages):
+            await visitor.send_message(f"flood-{visitor.name}-{k}", MESSAGE.format(k=k))
+
+    await asyncio.gather(*(burst(v) for v in visitors))
+    await drain(ctx, visitors, s.drain_seconds)
+    w = window.stop()
+    accounting = await audit(ctx, visitors)
+    return {
+        "chats": len(visitors), "messages_each": s.flood_messages, "seconds": w["seconds"],
+        "rate": accounting["live"] / w["seconds"], **latency_figures(driver.ledger.latencies_ms()),
+        **cpu_figures(w, accounting["sent"]), "loadgen_cpu_pct": w["loadgen_cpu_pct"],
+        **accounting,
+    }
+
+
+async def measure_reconnect(ctx: Context) -> dict:
+    """Each visitor's socket is cut (no close handshake) right after every ``reconnect_every``-th
+    message, often before its ack; it reconnects, resumes from its last seq and resends its outbox."""
+    s, driver = ctx.sizes, ctx.driver
+    driver.ledger = Ledger()
+    agents = await open_agents(ctx)
+    visitors = await open_chats(ctx, agents, s.reconnect_visitors, "reconnect")
+    await asyncio.sleep(s.settle_seconds)
+    window = Window(ctx, "reconnect")
+    cuts = 0
+
+    async def run(visitor: Visitor) -> None:
+        nonlocal cuts
+        await asyncio.sleep(ctx.rng.random() * s.reconnect_interval)
+        for k in range(s.reconnect_messages):
+            await visitor.send_message(f"reconnect-{visitor.name}-{k}", MESSAGE.format(k=k))
+            if (k + 1) % s.reconnect_every == 0:
+                if ctx.rng.random() < 0.5:  # sometimes the frame reaches the server before the cut
+                    await asyncio.sleep(ctx.rng.random() * 0.02)
+                visitor.cut()
+                cuts += 1
+                await visitor.reconnect()
+            else:
+                await asyncio.sleep(s.reconnect_interval)
+
+    await asyncio.gather(*(run(v) for v in visitors))
+    await drain(ctx, visitors, s.drain_seconds)
+    w = window.stop()
+    accounting = await audit(ctx, visitors)
+    return {
+        "visitors": len(visitors), "messages_each": s.reconnect_messages, "cuts": cuts,
+        "unacked": sum(len(v.outbox) for v in visitors), "loadgen_cpu_pct": w["loadgen_cpu_pct"], **accounting,
+    }
+
+
+RUNNERS = {
+    "idle": measure_idle,
+    "steady": measure_steady,
+    "drafts": lambda ctx: measure_steady(ctx, drafts=True),
+    "max": measure_max,
+    "flood": measure_flood,
+    "reconnect": measure_reconnect,
+}
+
+
+async def run_tests(driver: Driver, sizes: Sizes, tests: list[str], *, probe, rng, profiler=None,
+                    nonce: str = "b", alive=lambda: True, log=print, db_probe=None) -> dict:
+    """Every test in ``tests`` on one server, in order (idle first: it wants a fresh server). A test
+    that fails or overruns is recorded with its error and the next one runs."""
+    results: dict = {"sizes": asdict(sizes)}
+    if any(t != "idle" for t in tests):
+        await driver.login_agents(sizes.agents)
+    for test in tests:
+        budget_left = driver.budget.seconds_left()
+        if budget_left < 20:
+            results[test] = {"error": "skipped: the run's time bound was reached"}
+            continue
+        ctx = Context(driver, sizes, probe, rng, profiler, nonce, db_probe)
+        log(f"  {driver.kind}: {test} …")
+        started = now()
+        errors_before = len(driver.errors)
+        try:
+            results[test] = await asyncio.wait_for(RUNNERS[test](ctx), timeout=min(300, budget_left))
+        except TimeoutError:
+            results[test] = {"error": "timed out"}
+        except BenchError as exc:
+            results[test] = {"error": str(exc)}
+        finally:
+            await ctx.close_all()
+        results[test]["server_errors"] = len(driver.errors) - errors_before
+        if driver.errors[errors_before:]:
+            results[test]["first_server_error"] = driver.errors[errors_before]
+        results[test]["wall_seconds"] = now() - started
+        if not alive():
+            results[test]["error"] = results[test].get("error") or "the server process died"
+            break
+        log(f"  {driver.kind}: {test} done in {now() - started:.0f} s: {_brief(results[test])}")
+        await asyncio.sleep(sizes.settle_seconds)
+    return results
+
+
+def _brief(result: dict) -> str:
+    keys = ("error", "p99_ms", "rate", "cpu_us_per_msg", "kb_per_socket", "sent", "live", "recovered", "lost",
+            "duplicated")
+    parts = []
+    for key in keys:
+        value = result.get(key)
+        if value is not None:
+            parts.append(f"{key}={value:.1f}" if isinstance(value, float) else f"{key}={value}")
+    return ", ".join(parts)
