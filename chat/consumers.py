@@ -11,6 +11,7 @@ Close codes (docs/protocol.md): 4401 not authenticated (agent not logged in, unk
 import json
 import logging
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -28,11 +29,33 @@ CLOSE_FORBIDDEN = 4403
 TYPING_INTERVAL = 0.25
 
 
+def db(func):
+    """Run ``func`` on Channels' database thread, with a pooled connection returned after the call."""
+    return database_sync_to_async(func)
+
+
+async def call_service(func, /, **kwargs):
+    """Run a service; the broadcasts it commits go out from the event loop once it returns."""
+    with events.collecting() as broadcasts:
+        result = await db(func)(**kwargs)
+    await events.send_collected(broadcasts)
+    return result
+
+
 class FrameConsumer(AsyncWebsocketConsumer):
     """Parses frames, dispatches them to ``on_<frame class>`` handlers and turns errors into
     error events. A bad frame never closes the socket."""
 
     frames: dict = {}
+
+    async def dispatch(self, message):
+        """Channels' dispatch closes old database connections before every handler, a hop to the
+        database thread even for a forwarded event. Our database calls go through ``db``, which
+        closes them before and after, so handlers run directly."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data=None, bytes_data=None):
         frame = None
@@ -74,7 +97,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         """The chat's state, then every stored event after ``after_seq``, then ``resumed``. Agents
         also get the visitor's pages and the receipts of messages they already have."""
         await self.send_frame(chat_frame)
-        history, receipts, journey = await database_sync_to_async(_history)(chat, after_seq, for_agent)
+        history, receipts, journey = await db(_history)(chat, after_seq, for_agent)
         if for_agent:
             await self.send_frame(events.pages_frame(chat.public_id, journey))
         last = after_seq
@@ -122,22 +145,22 @@ class VisitorConsumer(FrameConsumer):
             raise protocol.ProtocolError("invalid", "Already said hello.")
         token = None
         if frame.token:
-            visitor = await database_sync_to_async(selectors.visitor_by_token)(frame.token)
+            visitor = await db(selectors.visitor_by_token)(frame.token)
             if visitor is None:
                 await self.close(code=CLOSE_UNAUTHENTICATED)
                 return
         else:
-            visitor, token = await database_sync_to_async(services.visitor_register)(language=frame.language)
+            visitor, token = await call_service(services.visitor_register, language=frame.language)
         self.visitor = visitor
         await self.join(events.visitor_group(visitor.pk))
-        chat, departments, self.typing_preview = await database_sync_to_async(_visitor_start_state)(visitor.pk)
+        chat, departments, self.typing_preview = await db(_visitor_start_state)(visitor.pk)
         if chat is not None:
             self.chats[chat.public_id] = chat.pk
         await self.send_frame(events.welcome(token=token, visitor=visitor, departments=departments, chat=chat,
                                              typing_preview=self.typing_preview))
 
     async def on_chatstart(self, frame: protocol.ChatStart):
-        result = await database_sync_to_async(services.chat_start)(
+        result = await call_service(services.chat_start,
             visitor_id=self.visitor.pk, name=frame.name, email=frame.email, department_id=frame.department,
             text=frame.text, client_id=frame.client_id, ip_address=client_ip(self.scope),
             user_agent=_header(self.scope, b"user-agent"),
@@ -148,20 +171,20 @@ class VisitorConsumer(FrameConsumer):
 
     async def on_messagesend(self, frame: protocol.MessageSend):
         self.typing.drop()  # the draft is now a message: a late draft must not show it again
-        result = await database_sync_to_async(services.message_post)(
+        result = await call_service(services.message_post,
             chat_public_id=frame.chat, actor=services.Actor.for_visitor(self.visitor.pk),
             client_id=frame.client_id, text=frame.text,
         )
         await self.send_frame(events.message_ack(result.message, result.chat.public_id, duplicate=result.duplicate))
 
     async def on_chatend(self, frame: protocol.ChatEnd):
-        chat = await database_sync_to_async(services.chat_end)(
+        chat = await call_service(services.chat_end,
             chat_public_id=frame.chat, actor=services.Actor.for_visitor(self.visitor.pk)
         )
         await self.send_frame(events.chat_frame_for_visitor(chat))
 
     async def on_resume(self, frame: protocol.Resume):
-        chat = await database_sync_to_async(selectors.visitor_chat)(self.visitor.pk, frame.chat)
+        chat = await db(selectors.visitor_chat)(self.visitor.pk, frame.chat)
         if chat is None:
             raise NotFound("No such chat.")
         self.chats[chat.public_id] = chat.pk
@@ -180,13 +203,13 @@ class VisitorConsumer(FrameConsumer):
         await events.send_visitor_typing(chat_pk, chat_public_id, text)
 
     async def on_receipt(self, frame: protocol.Receipt):
-        await database_sync_to_async(services.messages_mark)(
+        await call_service(services.messages_mark,
             chat_public_id=frame.chat, visitor_id=self.visitor.pk,
             delivered_up_to=frame.delivered_up_to, read_up_to=frame.read_up_to,
         )
 
     async def on_pageviewreport(self, frame: protocol.PageViewReport):
-        await database_sync_to_async(services.page_view_record)(
+        await call_service(services.page_view_record,
             visitor_id=self.visitor.pk, url=frame.url, title=frame.title
         )
 
@@ -206,13 +229,13 @@ class AgentConsumer(FrameConsumer):
         if self.user is None or not self.user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        if not await database_sync_to_async(is_agent)(self.user):
+        if not await db(is_agent)(self.user):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.authorized = True
         self.display_name = services.Actor.for_agent(self.user).display_name
         await self.join(events.AGENTS_GROUP)
-        queue = await database_sync_to_async(selectors.agent_queue)(self.user.pk)
+        queue = await db(selectors.agent_queue)(self.user.pk)
         await self.send_frame(events.agent_welcome(user=self.user, queue=queue))
 
     def check_ready(self, frame) -> None:
@@ -220,7 +243,7 @@ class AgentConsumer(FrameConsumer):
             raise protocol.ProtocolError("forbidden", "Log in as an agent first.")
 
     async def on_chatwatch(self, frame: protocol.ChatWatch):
-        chat = await database_sync_to_async(selectors.agent_chat)(frame.chat)
+        chat = await db(selectors.agent_chat)(frame.chat)
         if chat is None:
             raise NotFound("No such chat.")
         # Join before reading history, so that an event committed in between is not missed
@@ -241,14 +264,14 @@ class AgentConsumer(FrameConsumer):
             await self.leave(events.chat_agents_group(watched[0]))
 
     async def on_chataccept(self, frame: protocol.ChatAccept):
-        chat = await database_sync_to_async(selectors.agent_chat)(frame.chat)
+        chat = await db(selectors.agent_chat)(frame.chat)
         if chat is None:
             raise NotFound("No such chat.")
         # Watch first, so that the "joined" note the service broadcasts reaches this socket too.
         was_watching = chat.public_id in self.watched
         await self.watch(chat)
         try:
-            chat = await database_sync_to_async(services.chat_accept)(chat_public_id=frame.chat, agent=self.user)
+            chat = await call_service(services.chat_accept, chat_public_id=frame.chat, agent=self.user)
         except ChatError:
             if not was_watching:
                 await self.unwatch(chat.public_id)
@@ -268,14 +291,14 @@ class AgentConsumer(FrameConsumer):
 
     async def on_messagesend(self, frame: protocol.MessageSend):
         self.typing.drop()
-        result = await database_sync_to_async(services.message_post)(
+        result = await call_service(services.message_post,
             chat_public_id=frame.chat, actor=services.Actor.for_agent(self.user),
             client_id=frame.client_id, text=frame.text,
         )
         await self.send_frame(events.message_ack(result.message, result.chat.public_id, duplicate=result.duplicate))
 
     async def on_chatend(self, frame: protocol.ChatEnd):
-        chat = await database_sync_to_async(services.chat_end)(
+        chat = await call_service(services.chat_end,
             chat_public_id=frame.chat, actor=services.Actor.for_agent(self.user)
         )
         await self.send_frame(events.chat_frame_for_agent(chat))

@@ -6,9 +6,12 @@ the ``publish_*`` functions, which send after the surrounding transaction commit
 broadcast that was not saved. Delivery is at-most-once; clients recover missed events by ``seq``.
 """
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -223,13 +226,7 @@ async def send_agent_typing(visitor_id: int, chat_public_id: str, active: bool, 
 
 
 async def _send_now(groups: list[str], frame: dict) -> None:
-    layer = get_channel_layer()
-    message = {"type": FORWARD, "text": json.dumps(frame, separators=(",", ":"))}
-    for group in groups:
-        try:
-            await layer.group_send(group, message)
-        except Exception:  # ephemeral: losing one is harmless
-            log.warning("ephemeral group_send to %s failed", group, exc_info=True)
+    await send_collected([(groups, json.dumps(frame, separators=(",", ":")))])
 
 
 def _send_on_commit(groups: list[str], frame: dict) -> None:
@@ -237,14 +234,42 @@ def _send_on_commit(groups: list[str], frame: dict) -> None:
     transaction.on_commit(lambda: _send(groups, text), robust=True)
 
 
+# Set by a consumer around a service call: broadcasts committed during the call are kept here and
+# sent by the consumer from the event loop, so that the database thread never waits on the layer.
+_collected: ContextVar[list | None] = ContextVar("chat_collected_broadcasts", default=None)
+
+
+@contextmanager
+def collecting():
+    """Keep the broadcasts of the service calls in this block; send them with ``send_collected``."""
+    pending: list[tuple[list[str], str]] = []
+    token = _collected.set(pending)
+    try:
+        yield pending
+    finally:
+        _collected.reset(token)
+
+
+async def send_collected(pending: list[tuple[list[str], str]]) -> None:
+    sends = [_group_send(group, text) for groups, text in pending for group in groups]
+    if sends:
+        await asyncio.gather(*sends)
+
+
+async def _group_send(group: str, text: str) -> None:
+    try:
+        await get_channel_layer().group_send(group, {"type": FORWARD, "text": text})
+    except Exception:  # the record is in the database; clients resume by seq
+        log.exception("group_send to %s failed", group)
+
+
 def _send(groups: list[str], text: str) -> None:
-    layer = get_channel_layer()
-    message = {"type": FORWARD, "text": text}
-    for group in groups:
-        try:
-            async_to_sync(layer.group_send)(group, message)
-        except Exception:  # the record is in the database; clients resume by seq
-            log.exception("group_send to %s failed", group)
+    pending = _collected.get()
+    if pending is not None:
+        pending.append((groups, text))
+        return
+    for group in groups:  # a service called outside a consumer (a view, a task, a test)
+        async_to_sync(_group_send)(group, text)
 
 
 async def group_join(group: str, channel_name: str) -> None:

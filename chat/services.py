@@ -21,7 +21,7 @@ from tickets import services as ticket_services
 from tickets.models import Department
 
 from . import events, rendering
-from .errors import ChatClosed, Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
+from .errors import ChatClosed, ChatError, Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
 from .models import Chat, Message, PageView, Visitor, hash_token
 
 MAX_MESSAGE_CHARS = 5000
@@ -223,30 +223,74 @@ def _chat_start(*, visitor_id, name, email, department_id, text, client_id, ip_a
 
 
 def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str) -> PostResult:
-    """Post a message. The same ``client_id`` twice stores it once and answers with the stored one."""
-    return _once_more_on_conflict(_message_post, chat_public_id=chat_public_id, actor=actor, client_id=client_id,
-                                  text=text)
+    """Post a message. The same ``client_id`` twice stores it once and answers with the stored one.
+
+    This is the hot path, kept to one short transaction of two statements: take the seq (the
+    UPDATE also checks that the actor may write here), insert. A resend of a stored ``client_id``
+    fails the insert on the unique constraint, which rolls the seq back; the stored message is then
+    looked up and returned."""
+    client_id = check_client_id(client_id)
+    try:
+        return _message_post(chat_public_id=chat_public_id, actor=actor, client_id=client_id, text=text)
+    except IntegrityError:
+        pass
+    except ChatError:
+        # Refused: but a resend of a message stored before the chat ended (or before the agent lost
+        # it) still gets its stored answer, not an error.
+        duplicate = _stored_message(chat_public_id, actor, client_id)
+        if duplicate is None:
+            raise
+        return duplicate
+    duplicate = _stored_message(chat_public_id, actor, client_id)
+    if duplicate is None:  # the constraint that failed was not ours to explain
+        raise Conflict("This message could not be stored. Please send it again.")
+    return duplicate
+
+
+_TAKE_SEQ_SQL = (
+    "UPDATE {chat} SET last_seq = last_seq + 1 WHERE public_id = %s AND status <> 'ended' AND {who} = %s "
+    "RETURNING id, last_seq, visitor_id, (SELECT name FROM {visitor} WHERE {visitor}.id = {chat}.visitor_id)"
+)
 
 
 @transaction.atomic
 def _message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str) -> PostResult:
-    client_id = check_client_id(client_id)
-    chat = _chat_for(actor, chat_public_id)
-    existing = Message.objects.filter(chat_id=chat.pk, client_id=client_id).first()
-    if existing is not None:
-        return PostResult(existing, chat, duplicate=True)
     text = check_message_text(text)
+    who = "agent_id" if actor.is_agent else "visitor_id"
+    sql = _TAKE_SEQ_SQL.format(chat=Chat._meta.db_table, visitor=Visitor._meta.db_table, who=who)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [chat_public_id, actor.agent.pk if actor.is_agent else actor.visitor_id])
+        row = cursor.fetchone()
+    if row is None:
+        _explain_refusal(chat_public_id, actor)
+    chat_id, seq, visitor_id, visitor_name = row
+    # What the broadcast needs of the chat; the row itself is not read again.
+    chat = Chat(pk=chat_id, public_id=chat_public_id, visitor_id=visitor_id, last_seq=seq)
+    if actor.is_agent:
+        kind, name, agent = Message.Author.AGENT, actor.display_name, actor.agent
+    else:
+        kind, name, agent = Message.Author.VISITOR, visitor_name, None
+    message = Message.objects.create(chat=chat, seq=seq, author_kind=kind, author_agent=agent, author_name=name,
+                                     client_id=client_id, text=text, html=_render(kind, text))
+    events.publish_message(message, chat)
+    return PostResult(message, chat, duplicate=False)
+
+
+def _explain_refusal(chat_public_id: str, actor: Actor):
+    """The seq UPDATE matched no row: say why, in words the sender can act on."""
+    chat = _chat_for(actor, chat_public_id)
     if chat.status == Chat.Status.ENDED:
         raise ChatClosed("This chat has ended. Start a new chat to write again.")
-    if actor.is_agent:
-        if chat.agent_id != actor.agent.pk:
-            raise NotAllowed("Accept the chat before you reply to it.")
-        message = _add_message(chat, author_kind=Message.Author.AGENT, text=text, client_id=client_id,
-                               agent=actor.agent, author_name=actor.display_name)
-    else:
-        message = _add_message(chat, author_kind=Message.Author.VISITOR, text=text, client_id=client_id,
-                               author_name=chat.visitor.name)
-    return PostResult(message, chat, duplicate=False)
+    raise NotAllowed("Accept the chat before you reply to it.")
+
+
+def _stored_message(chat_public_id: str, actor: Actor, client_id: str) -> PostResult | None:
+    try:
+        chat = _chat_for(actor, chat_public_id)
+    except NotFound:
+        return None
+    message = Message.objects.filter(chat_id=chat.pk, client_id=client_id).order_by().first()
+    return PostResult(message, chat, duplicate=True) if message else None
 
 
 @transaction.atomic
