@@ -20,8 +20,8 @@ from django.utils import timezone
 from tickets import services as ticket_services
 from tickets.models import Department
 
-from . import events, rendering
-from .errors import ChatClosed, ChatError, Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
+from . import events, message_log, rendering
+from .errors import ChatClosed, Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
 from .models import Chat, Message, PageView, Visitor, hash_token
 
 MAX_MESSAGE_CHARS = 5000
@@ -223,65 +223,48 @@ def _chat_start(*, visitor_id, name, email, department_id, text, client_id, ip_a
 
 
 def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str) -> PostResult:
-    """Post a message. The same ``client_id`` twice stores it once and answers with the stored one.
+    """Post a message. The same ``client_id`` twice stores it once and answers with the stored one,
+    also after the chat has ended (a client resending its outbox after a reconnect).
 
-    This is the hot path, kept to one short transaction of two statements: take the seq (the
-    UPDATE also checks that the actor may write here), insert. A resend of a stored ``client_id``
-    fails the insert on the unique constraint, which rolls the seq back; the stored message is then
-    looked up and returned."""
+    The hot path: checks in Python, then one write (``message_log.append``) that takes the seq and
+    inserts the row, and the broadcast once it is committed."""
     client_id = check_client_id(client_id)
-    try:
-        return _message_post(chat_public_id=chat_public_id, actor=actor, client_id=client_id, text=text)
-    except IntegrityError:
-        pass
-    except ChatError:
-        # Refused: but a resend of a message stored before the chat ended (or before the agent lost
-        # it) still gets its stored answer, not an error.
-        duplicate = _stored_message(chat_public_id, actor, client_id)
-        if duplicate is None:
-            raise
-        return duplicate
-    duplicate = _stored_message(chat_public_id, actor, client_id)
-    if duplicate is None:  # the constraint that failed was not ours to explain
-        raise Conflict("This message could not be stored. Please send it again.")
-    return duplicate
-
-
-_TAKE_SEQ_SQL = (
-    "UPDATE {chat} SET last_seq = last_seq + 1 WHERE public_id = %s AND status <> 'ended' AND {who} = %s "
-    "RETURNING id, last_seq, visitor_id, (SELECT name FROM {visitor} WHERE {visitor}.id = {chat}.visitor_id)"
-)
-
-
-@transaction.atomic
-def _message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str) -> PostResult:
     text = check_message_text(text)
-    who = "agent_id" if actor.is_agent else "visitor_id"
-    sql = _TAKE_SEQ_SQL.format(chat=Chat._meta.db_table, visitor=Visitor._meta.db_table, who=who)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [chat_public_id, actor.agent.pk if actor.is_agent else actor.visitor_id])
-        row = cursor.fetchone()
-    if row is None:
-        _explain_refusal(chat_public_id, actor)
-    chat_id, seq, visitor_id, visitor_name = row
-    # What the broadcast needs of the chat; the row itself is not read again.
-    chat = Chat(pk=chat_id, public_id=chat_public_id, visitor_id=visitor_id, last_seq=seq)
     if actor.is_agent:
-        kind, name, agent = Message.Author.AGENT, actor.display_name, actor.agent
+        kind, writer_column, writer_id, agent_id, name = (
+            Message.Author.AGENT, "agent_id", actor.agent.pk, actor.agent.pk, actor.display_name)
     else:
-        kind, name, agent = Message.Author.VISITOR, visitor_name, None
-    message = Message.objects.create(chat=chat, seq=seq, author_kind=kind, author_agent=agent, author_name=name,
-                                     client_id=client_id, text=text, html=_render(kind, text))
-    events.publish_message(message, chat)
+        kind, writer_column, writer_id, agent_id, name = (
+            Message.Author.VISITOR, "visitor_id", actor.visitor_id, None, None)
+    html = _render(kind, text)
+    try:
+        row = message_log.append(chat_public_id=chat_public_id, writer_column=writer_column, writer_id=writer_id,
+                                 author_kind=kind, agent_id=agent_id, author_name=name, client_id=client_id,
+                                 text=text, html=html)
+    except IntegrityError:  # a resend raced its twin, which won
+        row = None
+    if row is None:
+        stored = _stored_message(chat_public_id, actor, client_id)
+        if stored is not None:
+            return stored
+        _explain_refusal(chat_public_id, actor)
+    # What the broadcast and the answer need; nothing is read back.
+    chat = Chat(pk=row.chat_id, public_id=chat_public_id, visitor_id=row.visitor_id, last_seq=row.seq)
+    message = Message(pk=row.message_id, chat=chat, seq=row.seq, author_kind=kind, author_agent_id=agent_id,
+                      author_name=row.author_name, client_id=client_id, text=text, html=html,
+                      created_at=row.created_at)
+    events.publish_message(message, chat)  # committed already: the write ran in autocommit or its own atomic
     return PostResult(message, chat, duplicate=False)
 
 
 def _explain_refusal(chat_public_id: str, actor: Actor):
-    """The seq UPDATE matched no row: say why, in words the sender can act on."""
+    """The write took no seq: say why, in words the sender can act on."""
     chat = _chat_for(actor, chat_public_id)
     if chat.status == Chat.Status.ENDED:
         raise ChatClosed("This chat has ended. Start a new chat to write again.")
-    raise NotAllowed("Accept the chat before you reply to it.")
+    if actor.is_agent and chat.agent_id != actor.agent.pk:
+        raise NotAllowed("Accept the chat before you reply to it.")
+    raise Conflict("This message could not be stored. Please send it again.")
 
 
 def _stored_message(chat_public_id: str, actor: Actor, client_id: str) -> PostResult | None:

@@ -195,6 +195,18 @@ class TestMessagePost:
         assert reply.author_kind == "agent" and reply.author_agent == agent
         assert "<strong>Hi</strong>" in reply.html
 
+    def test_resend_after_the_chat_ended_gets_the_stored_message(self):
+        """The outbox is resent after a reconnect; if the chat ended meanwhile, a message stored
+        before the end is answered as a duplicate, not refused."""
+        visitor = VisitorFactory()
+        chat = start_chat(visitor)
+        stored = post(chat, Actor.for_visitor(visitor.pk), text="sent before the end", client_id="early")
+        services.chat_end(chat_public_id=chat.public_id, actor=Actor.for_visitor(visitor.pk))
+        again = post(chat, Actor.for_visitor(visitor.pk), text="sent before the end", client_id="early")
+        assert again.duplicate and again.message.pk == stored.message.pk
+        chat.refresh_from_db()
+        assert chat.last_seq == 3, "a resend takes no seq"
+
     def test_ended_chat_takes_no_messages(self):
         visitor = VisitorFactory()
         chat = start_chat(visitor)

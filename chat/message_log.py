@@ -1,0 +1,95 @@
+"""Appending a message to a chat's log: take the chat's next seq and insert the row, at once.
+
+This is the hot path of the product, so it is written in SQL. On PostgreSQL it is one statement in
+autocommit (a data-modifying CTE): one round trip, the chat row locked only while it runs. Elsewhere
+(SQLite, the embedded default) it is two statements in one transaction.
+
+The seq UPDATE carries the checks, so that a refused or repeated message costs nothing: the chat
+must be open, the writer must be its visitor (or its assigned agent), and no message of the chat may
+have this ``client_id`` yet. No row back means one of those failed; the caller finds out which.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import Chat, Message, Visitor
+
+
+@dataclass(frozen=True)
+class Appended:
+    message_id: int
+    chat_id: int
+    seq: int
+    visitor_id: int
+    author_name: str
+    created_at: datetime
+
+
+WRITER_COLUMNS = ("visitor_id", "agent_id")
+
+_TABLES = {"chat": Chat._meta.db_table, "message": Message._meta.db_table, "visitor": Visitor._meta.db_table}
+
+_TAKE_SEQ = """
+    UPDATE {chat} SET last_seq = last_seq + 1
+    WHERE public_id = %(chat)s AND status <> 'ended' AND {writer} = %(writer)s
+      AND NOT EXISTS (SELECT 1 FROM {message} m WHERE m.chat_id = {chat}.id AND m.client_id = %(client_id)s)
+    RETURNING id, last_seq, visitor_id
+"""
+
+_INSERT_COLUMNS = "chat_id, seq, author_kind, author_agent_id, author_name, event, client_id, text, html, created_at"
+
+# The author's name: the agent's, given; a visitor's, read from the visitor row in the same statement.
+_AUTHOR_NAME = "COALESCE(%(name)s, (SELECT name FROM {visitor} v WHERE v.id = s.visitor_id), '')"
+
+_ONE_STATEMENT = f"""
+    WITH s AS ({_TAKE_SEQ})
+    INSERT INTO {{message}} ({_INSERT_COLUMNS})
+    SELECT s.id, s.last_seq, %(kind)s, %(agent)s, {_AUTHOR_NAME}, '', %(client_id)s, %(text)s, %(html)s, %(now)s
+    FROM s
+    RETURNING id, chat_id, seq, (SELECT visitor_id FROM s), author_name
+"""
+
+_INSERT = f"""
+    INSERT INTO {{message}} ({_INSERT_COLUMNS})
+    SELECT s.id, s.seq, %(kind)s, %(agent)s, {_AUTHOR_NAME}, '', %(client_id)s, %(text)s, %(html)s, %(now)s
+    FROM (SELECT %(chat_id)s AS id, %(seq)s AS seq, %(visitor_id)s AS visitor_id) s
+    RETURNING id, chat_id, seq, author_name
+"""
+
+
+def append(*, chat_public_id: str, writer_column: str, writer_id: int, author_kind: str, agent_id: int | None,
+           author_name: str | None, client_id: str, text: str, html: str) -> Appended | None:
+    """The stored message, or None if the chat is not open to this writer or already has this
+    ``client_id``. May raise IntegrityError when two sends of one ``client_id`` race."""
+    if writer_column not in WRITER_COLUMNS:
+        raise ValueError(writer_column)
+    now = timezone.now()
+    params = {"chat": chat_public_id, "writer": writer_id, "client_id": client_id, "kind": author_kind,
+              "agent": agent_id, "name": author_name, "text": text, "html": html, "now": now}
+    if connection.vendor == "postgresql":
+        if connection.in_atomic_block:  # inside a caller's transaction: a failure must not end it
+            with transaction.atomic():
+                row = _run(_ONE_STATEMENT, writer_column, params)
+        else:
+            row = _run(_ONE_STATEMENT, writer_column, params)
+        if row is None:
+            return None
+        message_id, chat_id, seq, visitor_id, name = row
+        return Appended(message_id, chat_id, seq, visitor_id, name, now)
+    with transaction.atomic():
+        taken = _run(_TAKE_SEQ, writer_column, params)
+        if taken is None:
+            return None
+        chat_id, seq, visitor_id = taken
+        message_id, _, _, name = _run(_INSERT, writer_column, {**params, "chat_id": chat_id, "seq": seq,
+                                                              "visitor_id": visitor_id})
+    return Appended(message_id, chat_id, seq, visitor_id, name, now)
+
+
+def _run(sql: str, writer_column: str, params: dict):
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(writer=writer_column, **_TABLES), params)
+        return cursor.fetchone()
