@@ -34,14 +34,6 @@ def db(func):
     return database_sync_to_async(func)
 
 
-async def call_service(func, /, **kwargs):
-    """Run a service; the broadcasts it commits go out from the event loop once it returns."""
-    with events.collecting() as broadcasts:
-        result = await db(func)(**kwargs)
-    await events.send_collected(broadcasts)
-    return result
-
-
 class FrameConsumer(AsyncWebsocketConsumer):
     """Parses frames, dispatches them to ``on_<frame class>`` handlers and turns errors into
     error events. A bad frame never closes the socket."""
@@ -77,7 +69,18 @@ class FrameConsumer(AsyncWebsocketConsumer):
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
 
+    async def call_service(self, func, /, **kwargs):
+        """Run a service; the broadcasts it commits go out from the event loop once it returns."""
+        with events.collecting(sender=self.channel_name) as broadcasts:
+            result = await db(func)(**kwargs)
+        await events.send_collected(broadcasts)
+        return result
+
     async def frame_forward(self, event: dict) -> None:
+        """A live event for this socket, as JSON text. Not sent back to the socket whose request
+        made it (``skip``): that one has its answer already."""
+        if event.get("skip") == self.channel_name:
+            return
         await self.send(text_data=event["text"])
 
     async def join(self, group: str) -> None:
@@ -150,35 +153,35 @@ class VisitorConsumer(FrameConsumer):
                 await self.close(code=CLOSE_UNAUTHENTICATED)
                 return
         else:
-            visitor, token = await call_service(services.visitor_register, language=frame.language)
+            visitor, token = await self.call_service(services.visitor_register, language=frame.language)
         self.visitor = visitor
         await self.join(events.visitor_group(visitor.pk))
         chat, departments, self.typing_preview = await db(_visitor_start_state)(visitor.pk)
         if chat is not None:
-            self.chats[chat.public_id] = chat.pk
+            await self.enter_chat(chat.public_id, chat.pk)
         await self.send_frame(events.welcome(token=token, visitor=visitor, departments=departments, chat=chat,
                                              typing_preview=self.typing_preview))
 
     async def on_chatstart(self, frame: protocol.ChatStart):
-        result = await call_service(services.chat_start,
+        result = await self.call_service(services.chat_start,
             visitor_id=self.visitor.pk, name=frame.name, email=frame.email, department_id=frame.department,
             text=frame.text, client_id=frame.client_id, ip_address=client_ip(self.scope),
             user_agent=_header(self.scope, b"user-agent"),
         )
-        self.chats[result.chat.public_id] = result.chat.pk
+        await self.enter_chat(result.chat.public_id, result.chat.pk)
         await self.send_frame(events.chat_frame_for_visitor(result.chat))
         await self.send_frame(events.message_ack(result.message, result.chat.public_id, duplicate=result.duplicate))
 
     async def on_messagesend(self, frame: protocol.MessageSend):
         self.typing.drop()  # the draft is now a message: a late draft must not show it again
-        result = await call_service(services.message_post,
+        result = await self.call_service(services.message_post,
             chat_public_id=frame.chat, actor=services.Actor.for_visitor(self.visitor.pk),
             client_id=frame.client_id, text=frame.text,
         )
         await self.send_frame(events.message_ack(result.message, result.chat.public_id, duplicate=result.duplicate))
 
     async def on_chatend(self, frame: protocol.ChatEnd):
-        chat = await call_service(services.chat_end,
+        chat = await self.call_service(services.chat_end,
             chat_public_id=frame.chat, actor=services.Actor.for_visitor(self.visitor.pk)
         )
         await self.send_frame(events.chat_frame_for_visitor(chat))
@@ -187,8 +190,27 @@ class VisitorConsumer(FrameConsumer):
         chat = await db(selectors.visitor_chat)(self.visitor.pk, frame.chat)
         if chat is None:
             raise NotFound("No such chat.")
-        self.chats[chat.public_id] = chat.pk
+        await self.enter_chat(chat.public_id, chat.pk)
         await self.send_history(chat, frame.after_seq, events.chat_frame_for_visitor(chat))
+
+    async def enter_chat(self, chat_public_id: str, chat_pk: int) -> bool:
+        """Receive this chat's messages from now on. False if the socket had it already."""
+        if chat_public_id in self.chats:
+            return False
+        self.chats[chat_public_id] = chat_pk
+        await self.join(events.chat_group(chat_pk))
+        return True
+
+    async def frame_forward(self, event: dict) -> None:
+        """A chat's state. If it is a chat this socket did not have (another tab started it), join it
+        and send what was said before the join."""
+        join = event.get("join")
+        if join is None or not await self.enter_chat(join["chat"], join["chat_pk"]):
+            await super().frame_forward(event)
+            return
+        chat = await db(selectors.visitor_chat)(self.visitor.pk, join["chat"])
+        if chat is not None:
+            await self.send_history(chat, 0, events.chat_frame_for_visitor(chat))
 
     async def on_visitortyping(self, frame: protocol.VisitorTyping):
         """Forwarded to the chat's agents without touching the database, coalesced."""
@@ -203,13 +225,13 @@ class VisitorConsumer(FrameConsumer):
         await events.send_visitor_typing(chat_pk, chat_public_id, text)
 
     async def on_receipt(self, frame: protocol.Receipt):
-        await call_service(services.messages_mark,
+        await self.call_service(services.messages_mark,
             chat_public_id=frame.chat, visitor_id=self.visitor.pk,
             delivered_up_to=frame.delivered_up_to, read_up_to=frame.read_up_to,
         )
 
     async def on_pageviewreport(self, frame: protocol.PageViewReport):
-        await call_service(services.page_view_record,
+        await self.call_service(services.page_view_record,
             visitor_id=self.visitor.pk, url=frame.url, title=frame.title
         )
 
@@ -252,6 +274,9 @@ class AgentConsumer(FrameConsumer):
         await self.send_history(chat, frame.after_seq, events.chat_frame_for_agent(chat), for_agent=True)
 
     async def watch(self, chat) -> None:
+        if chat.public_id in self.watched:
+            return
+        await self.join(events.chat_group(chat.pk))
         await self.join(events.chat_agents_group(chat.pk))
         self.watched[chat.public_id] = (chat.pk, chat.visitor_id)
 
@@ -261,6 +286,7 @@ class AgentConsumer(FrameConsumer):
     async def unwatch(self, chat_public_id: str) -> None:
         watched = self.watched.pop(chat_public_id, None)
         if watched is not None:
+            await self.leave(events.chat_group(watched[0]))
             await self.leave(events.chat_agents_group(watched[0]))
 
     async def on_chataccept(self, frame: protocol.ChatAccept):
@@ -271,7 +297,7 @@ class AgentConsumer(FrameConsumer):
         was_watching = chat.public_id in self.watched
         await self.watch(chat)
         try:
-            chat = await call_service(services.chat_accept, chat_public_id=frame.chat, agent=self.user)
+            chat = await self.call_service(services.chat_accept, chat_public_id=frame.chat, agent=self.user)
         except ChatError:
             if not was_watching:
                 await self.unwatch(chat.public_id)
@@ -291,14 +317,14 @@ class AgentConsumer(FrameConsumer):
 
     async def on_messagesend(self, frame: protocol.MessageSend):
         self.typing.drop()
-        result = await call_service(services.message_post,
+        result = await self.call_service(services.message_post,
             chat_public_id=frame.chat, actor=services.Actor.for_agent(self.user),
             client_id=frame.client_id, text=frame.text,
         )
         await self.send_frame(events.message_ack(result.message, result.chat.public_id, duplicate=result.duplicate))
 
     async def on_chatend(self, frame: protocol.ChatEnd):
-        chat = await call_service(services.chat_end,
+        chat = await self.call_service(services.chat_end,
             chat_public_id=frame.chat, actor=services.Actor.for_agent(self.user)
         )
         await self.send_frame(events.chat_frame_for_agent(chat))

@@ -1,7 +1,7 @@
 """The wire protocol's outgoing side, and the only module that talks to the channel layer.
 
 Every frame a server sends is built by one function here; docs/protocol.md documents the same shapes.
-Who receives an event is decided here too (``_chat_audience``), not at each call site. Services call
+Who receives an event is decided here too (the ``publish_*`` functions), not at each call site. Services call
 the ``publish_*`` functions, which send after the surrounding transaction commits: nothing is
 broadcast that was not saved. Delivery is at-most-once; clients recover missed events by ``seq``.
 """
@@ -31,17 +31,21 @@ AGENTS_GROUP = "agents"
 
 
 def visitor_group(visitor_id: int) -> str:
-    """Every open widget of one visitor (several tabs of the host site)."""
+    """Every open widget of one visitor (several tabs of the host site): the chat's state, which
+    also tells a tab to join a chat another tab started."""
     return f"visitor-{visitor_id}"
 
 
+def chat_group(chat_id: int) -> str:
+    """Everyone in the chat: the visitor's widgets that have it and the agents who have it open.
+    A message is one publish to this group."""
+    return f"chat-{chat_id}"
+
+
 def chat_agents_group(chat_id: int) -> str:
-    """Agents who have the chat open in their console."""
+    """Agents who have the chat open in their console: what visitors are not sent (drafts,
+    receipts, page views, the agent view of the chat)."""
     return f"chat-{chat_id}-agents"
-
-
-def _chat_audience(chat: Chat) -> list[str]:
-    return [visitor_group(chat.visitor_id), chat_agents_group(chat.pk)]
 
 
 # --- Frame builders -------------------------------------------------------------------------------
@@ -197,14 +201,17 @@ def pong() -> dict:
 # --- Publishing -----------------------------------------------------------------------------------
 
 
-def publish_message(message: Message, chat: Chat) -> None:
-    _send_on_commit(_chat_audience(chat), message_frame(message, chat.public_id))
+def publish_message(message: Message, chat: Chat, *, acked: bool = False) -> None:
+    """To everyone in the chat. ``acked``: the socket that sent it answers with ``message.ack``
+    and is not sent the message again."""
+    _send_on_commit([chat_group(chat.pk)], message_frame(message, chat.public_id), skip_sender=acked)
 
 
 def publish_chat_changed(chat: Chat) -> None:
-    """A chat's state changed (started, accepted, ended): tell its visitor, the agents who have it
-    open, and every agent's queue."""
-    _send_on_commit([visitor_group(chat.visitor_id)], chat_frame_for_visitor(chat))
+    """A chat's state changed (started, accepted, ended): tell its visitor's widgets (which join the
+    chat if they had not), the agents who have it open, and every agent's queue."""
+    _send_on_commit([visitor_group(chat.visitor_id)], chat_frame_for_visitor(chat),
+                    join={"group": chat_group(chat.pk), "chat": chat.public_id, "chat_pk": chat.pk})
     _send_on_commit([chat_agents_group(chat.pk), AGENTS_GROUP], chat_frame_for_agent(chat))
 
 
@@ -226,23 +233,37 @@ async def send_agent_typing(visitor_id: int, chat_public_id: str, active: bool, 
 
 
 async def _send_now(groups: list[str], frame: dict) -> None:
-    await send_collected([(groups, json.dumps(frame, separators=(",", ":")))])
-
-
-def _send_on_commit(groups: list[str], frame: dict) -> None:
     text = json.dumps(frame, separators=(",", ":"))
-    transaction.on_commit(lambda: _send(groups, text), robust=True)
+    await asyncio.gather(*(_group_send(group, {"type": FORWARD, "text": text}) for group in groups))
+
+
+def _send_on_commit(groups: list[str], frame: dict, *, join: dict | None = None, skip_sender: bool = False) -> None:
+    """The channel-layer message is ``frame.forward`` with the frame's JSON text, encoded once for
+    every receiver; ``join`` asks visitor sockets to join a chat's group first, ``skip`` names the
+    sending socket that has its answer already."""
+    message = {"type": FORWARD, "text": json.dumps(frame, separators=(",", ":"))}
+    if join:
+        message["join"] = join
+    transaction.on_commit(lambda: _send(groups, message, skip_sender), robust=True)
 
 
 # Set by a consumer around a service call: broadcasts committed during the call are kept here and
 # sent by the consumer from the event loop, so that the database thread never waits on the layer.
-_collected: ContextVar[list | None] = ContextVar("chat_collected_broadcasts", default=None)
+_collected: ContextVar["Collected | None"] = ContextVar("chat_collected_broadcasts", default=None)
+
+
+class Collected(list):
+    """(group, layer message) pairs, and the channel name of the socket that made the call."""
+
+    def __init__(self, sender: str | None):
+        super().__init__()
+        self.sender = sender
 
 
 @contextmanager
-def collecting():
+def collecting(sender: str | None = None):
     """Keep the broadcasts of the service calls in this block; send them with ``send_collected``."""
-    pending: list[tuple[list[str], str]] = []
+    pending = Collected(sender)
     token = _collected.set(pending)
     try:
         yield pending
@@ -250,26 +271,27 @@ def collecting():
         _collected.reset(token)
 
 
-async def send_collected(pending: list[tuple[list[str], str]]) -> None:
-    sends = [_group_send(group, text) for groups, text in pending for group in groups]
-    if sends:
-        await asyncio.gather(*sends)
+async def send_collected(pending: "Collected") -> None:
+    if pending:
+        await asyncio.gather(*(_group_send(group, message) for group, message in pending))
 
 
-async def _group_send(group: str, text: str) -> None:
+async def _group_send(group: str, message: dict) -> None:
     try:
-        await get_channel_layer().group_send(group, {"type": FORWARD, "text": text})
+        await get_channel_layer().group_send(group, message)
     except Exception:  # the record is in the database; clients resume by seq
         log.exception("group_send to %s failed", group)
 
 
-def _send(groups: list[str], text: str) -> None:
+def _send(groups: list[str], message: dict, skip_sender: bool) -> None:
     pending = _collected.get()
     if pending is not None:
-        pending.append((groups, text))
+        if skip_sender and pending.sender:
+            message = {**message, "skip": pending.sender}
+        pending.extend((group, message) for group in groups)
         return
     for group in groups:  # a service called outside a consumer (a view, a task, a test)
-        async_to_sync(_group_send)(group, text)
+        async_to_sync(_group_send)(group, message)
 
 
 async def group_join(group: str, channel_name: str) -> None:

@@ -124,7 +124,8 @@ def _next_seq(chat_id: int) -> int:
 
 
 def _add_message(chat: Chat, *, author_kind: str, text: str, client_id: str | None = None,
-                 agent: AbstractBaseUser | None = None, author_name: str = "", event: str = "") -> Message:
+                 agent: AbstractBaseUser | None = None, author_name: str = "", event: str = "",
+                 acked: bool = False) -> Message:
     seq = _next_seq(chat.pk)
     chat.last_seq = seq
     message = Message.objects.create(
@@ -138,7 +139,7 @@ def _add_message(chat: Chat, *, author_kind: str, text: str, client_id: str | No
         text=text,
         html=_render(author_kind, text),
     )
-    events.publish_message(message, chat)
+    events.publish_message(message, chat, acked=acked)
     return message
 
 
@@ -217,7 +218,7 @@ def _chat_start(*, visitor_id, name, email, department_id, text, client_id, ip_a
         ip_address=ip_address, user_agent=(user_agent or "")[:400],
     )
     message = _add_message(chat, author_kind=Message.Author.VISITOR, text=text, client_id=client_id,
-                           author_name=name)
+                           author_name=name, acked=True)
     events.publish_chat_changed(chat)
     return PostResult(message, chat, duplicate=False)
 
@@ -253,7 +254,8 @@ def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str
     message = Message(pk=row.message_id, chat=chat, seq=row.seq, author_kind=kind, author_agent_id=agent_id,
                       author_name=row.author_name, client_id=client_id, text=text, html=html,
                       created_at=row.created_at)
-    events.publish_message(message, chat)  # committed already: the write ran in autocommit or its own atomic
+    # Committed already: the write ran in autocommit or in its own atomic block.
+    events.publish_message(message, chat, acked=True)
     return PostResult(message, chat, duplicate=False)
 
 

@@ -302,3 +302,24 @@ async def test_more_than_100_sockets_on_redis_close_at_once(redis_layer):
     await agent.expect("chat", **{"chat.id": chat["id"]})
     await visitor.close()
     await agent.close()
+
+
+async def test_a_chat_started_in_one_tab_reaches_the_visitors_other_tab(layer):
+    """Each tab is a socket. The tab that did not start the chat joins it on the chat's first
+    state event and is sent what was said before it joined; then messages arrive live, and the tab
+    that sent a message gets its ack, not the message a second time."""
+    first_tab, welcome = await live.visitor()
+    other_tab, _ = await live.visitor(welcome["token"])
+    chat = await live.start_chat(first_tab, text="from the first tab")
+    assert (await other_tab.expect("chat", **{"chat.id": chat["id"]}))["chat"]["status"] == "queued"
+    assert (await other_tab.expect_message(seq=1))["client_id"] == "first"
+
+    await other_tab.send({"type": "message.send", "chat": chat["id"], "client_id": "t2", "text": "from tab two"})
+    await other_tab.expect("message.ack", **{"message.client_id": "t2"})
+    assert (await first_tab.expect_message(client_id="t2"))["seq"] == 2
+    await other_tab.drain()
+    assert other_tab.count("message", **{"message.client_id": "t2"}) == 0, "no echo to the sending socket"
+    await first_tab.drain()
+    assert first_tab.count("message", **{"message.client_id": "first"}) == 0, "nor of the first message"
+    await first_tab.close()
+    await other_tab.close()

@@ -74,7 +74,7 @@ class TestChatStart:
         assert [f["type"] for f in queued] == ["chat"]
         assert queued[0]["chat"]["status"] == "queued"
         assert queued[0]["chat"]["visitor"] == {"name": "Sam Visitor", "email": "sam@example.com"}
-        assert [f["type"] for f in received(mine)] == ["message", "chat"]
+        assert [f["type"] for f in received(mine)] == ["chat"], "the message goes to the chat's group"
 
     def test_nothing_broadcast_when_the_transaction_fails(self, django_capture_on_commit_callbacks):
         queue = listen(events.AGENTS_GROUP)
@@ -160,7 +160,7 @@ class TestMessagePost:
     def test_duplicate_is_not_broadcast_again(self, django_capture_on_commit_callbacks):
         visitor = VisitorFactory()
         chat = start_chat(visitor)
-        mine = listen(events.visitor_group(visitor.pk))
+        mine = listen(events.chat_group(chat.pk))
         with django_capture_on_commit_callbacks(execute=True):
             post(chat, Actor.for_visitor(visitor.pk), client_id="dup")
             post(chat, Actor.for_visitor(visitor.pk), client_id="dup")
@@ -237,6 +237,7 @@ class TestAcceptAndEnd:
         chat = start_chat(visitor)
         agent = AgentFactory(first_name="Alex", last_name="Agent")
         mine = listen(events.visitor_group(visitor.pk))
+        everyone = listen(events.chat_group(chat.pk))
         with django_capture_on_commit_callbacks(execute=True):
             services.chat_accept(chat_public_id=chat.public_id, agent=agent)
         chat.refresh_from_db()
@@ -244,10 +245,11 @@ class TestAcceptAndEnd:
         assert Ticket.objects.get(pk=chat.ticket_id).assigned_agent == agent
         note = chat.messages.get(seq=2)
         assert (note.author_kind, note.event, note.text) == ("system", "accepted", "Alex Agent joined the chat.")
+        assert [f["message"]["event"] for f in received(everyone)] == ["accepted"]
         frames = received(mine)
-        assert [f["type"] for f in frames] == ["message", "chat"]
-        assert frames[1]["chat"]["agent_name"] == "Alex Agent"
-        assert "ip_address" not in frames[1]["chat"], "visitors are not sent agent-only fields"
+        assert [f["type"] for f in frames] == ["chat"]
+        assert frames[0]["chat"]["agent_name"] == "Alex Agent"
+        assert "ip_address" not in frames[0]["chat"], "visitors are not sent agent-only fields"
 
     def test_second_agent_gets_conflict(self):
         chat = start_chat()
