@@ -218,7 +218,7 @@ class VisitorConsumer(FrameConsumer):
         if chat_pk is None:
             raise NotFound("No such chat.")
         text = frame.text if self.typing_preview else (None if frame.text else "")
-        self.typing.push((chat_pk, frame.chat, text))
+        await self.typing.push((chat_pk, frame.chat, text))
 
     async def _send_typing(self, value) -> None:
         chat_pk, chat_public_id, text = value
@@ -309,7 +309,7 @@ class AgentConsumer(FrameConsumer):
         watched = self.watched.get(frame.chat)
         if watched is None:
             raise NotFound("Open the chat first.")
-        self.typing.push((watched[1], frame.chat, frame.active))
+        await self.typing.push((watched[1], frame.chat, frame.active))
 
     async def _send_typing(self, value) -> None:
         visitor_id, chat_public_id, active = value
