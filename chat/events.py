@@ -233,8 +233,8 @@ async def send_agent_typing(visitor_id: int, chat_public_id: str, active: bool, 
 
 
 async def _send_now(groups: list[str], frame: dict) -> None:
-    text = json.dumps(frame, separators=(",", ":"))
-    await asyncio.gather(*(_group_send(group, {"type": FORWARD, "text": text}) for group in groups))
+    message = {"type": FORWARD, "text": json.dumps(frame, separators=(",", ":"))}
+    await _send_all([(group, message) for group in groups])
 
 
 def _send_on_commit(groups: list[str], frame: dict, *, join: dict | None = None, skip_sender: bool = False) -> None:
@@ -272,8 +272,15 @@ def collecting(sender: str | None = None):
 
 
 async def send_collected(pending: "Collected") -> None:
-    if pending:
-        await asyncio.gather(*(_group_send(group, message) for group, message in pending))
+    await _send_all(pending)
+
+
+async def _send_all(pairs) -> None:
+    """Side by side; a single send (the usual case) is awaited as it is, without a task."""
+    if len(pairs) == 1:
+        await _group_send(*pairs[0])
+    elif pairs:
+        await asyncio.gather(*(_group_send(group, message) for group, message in pairs))
 
 
 async def _group_send(group: str, message: dict) -> None:
