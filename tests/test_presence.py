@@ -13,6 +13,7 @@ from chat.selectors import chat_journey, forget_cached_settings
 from chat.services import Actor
 
 from . import live
+from .concurrency import needs_concurrent_writers, run_at_once
 from .factories import AgentFactory, VisitorFactory, start_chat
 
 
@@ -69,30 +70,11 @@ class TestReceipts:
     def test_two_tabs_marking_at_once_take_one_seq(self):
         """Both tabs see unread messages; the one that loses the race changes nothing and must not
         leave a seq without an event behind."""
-        import threading
-
-        from django.db import connection
-
-        if connection.vendor == "sqlite":
-            pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
+        needs_concurrent_writers()
         visitor, chat, agent = self.setup_chat()
         for round_ in range(5):
             (reply,) = _agent_says(chat, agent, f"round-{round_}")
-            barrier = threading.Barrier(2)
-            seqs = []
-
-            def mark(barrier=barrier, seqs=seqs, up_to=reply.seq):
-                barrier.wait()
-                try:
-                    seqs.append(self.mark(visitor, chat, delivered=up_to, read=up_to))
-                finally:
-                    connection.close()
-
-            threads = [threading.Thread(target=mark) for _ in range(2)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            seqs = run_at_once(2, lambda up_to=reply.seq: self.mark(visitor, chat, delivered=up_to, read=up_to))
             taken = [seq for seq in seqs if seq is not None]
             chat.refresh_from_db()
             assert chat.last_seq == reply.seq + len(taken), "every seq taken belongs to a receipt sent"

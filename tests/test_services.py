@@ -1,12 +1,10 @@
 """The services: validation, writes, and broadcasts that go out only after commit."""
 
 import json
-import threading
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import connection
 
 from chat import events, services
 from chat.errors import ChatClosed, Conflict, InvalidInput, NotAllowed, NotFound
@@ -14,6 +12,7 @@ from chat.models import Chat, Message
 from chat.services import Actor
 from tickets.models import Ticket
 
+from .concurrency import needs_concurrent_writers, run_at_once
 from .factories import AgentFactory, DepartmentFactory, VisitorFactory, start_chat
 
 pytestmark = pytest.mark.django_db
@@ -291,25 +290,10 @@ class TestAcceptAndEnd:
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_sends_of_one_client_id_store_one_message():
     """Two sockets racing with the same client_id: the unique constraint and a retry keep one row."""
-    if connection.vendor == "sqlite":
-        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
+    needs_concurrent_writers()
     visitor = VisitorFactory()
     chat = start_chat(visitor)
-    barrier = threading.Barrier(4)
-    results = []
-
-    def send():
-        barrier.wait()
-        try:
-            results.append(post(chat, Actor.for_visitor(visitor.pk), text="race", client_id="racer"))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_at_once(4, lambda: post(chat, Actor.for_visitor(visitor.pk), text="race", client_id="racer"))
     assert len(results) == 4
     assert len({r.message.pk for r in results}) == 1
     assert sum(not r.duplicate for r in results) == 1

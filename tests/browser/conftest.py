@@ -197,3 +197,14 @@ def new_page(browser):
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def agent_login(django_user_model):
+    """The login of an agent (in the Agents group, as an admin would make one)."""
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user("alex", password="s3cret-pass", first_name="Alex",
+                                                 last_name="Agent")
+    user.groups.add(Group.objects.get(name="Agents"))
+    return "alex", "s3cret-pass"

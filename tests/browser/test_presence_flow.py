@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chat.models import Message
-from tests.browser.test_chat_flow import accept, acked, agent_login, open_widget, start_chat  # noqa: F401
+from tests.browser.pages import accept, acked, open_console, open_widget, start_chat
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -15,17 +15,6 @@ GREY = "rgb(102, 112, 133)"  # --hd-muted
 BLUE = "rgb(22, 119, 255)"  # --hd-read
 # The console in a known locale and time zone, so the "read at" it shows can be checked to the second.
 CONSOLE_CONTEXT = {"locale": "en-GB", "timezone_id": "UTC"}
-
-
-def open_console(new_page, helpdesk, login, **context):
-    page = new_page(**context)
-    page.goto(f"{helpdesk.url}/console/")
-    page.get_by_label("Username").fill(login[0])
-    page.get_by_label("Password").fill(login[1])
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{helpdesk.url}/console/")
-    expect(page.get_by_test_id("connection-status")).to_have_text("Online")
-    return page
 
 
 def colour(locator):
