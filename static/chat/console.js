@@ -11,6 +11,7 @@
 // (`typing` with `active`, never the text).
 
 import { LiveSocket, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN } from "./socket.js";
+import { messageEl, PendingMessages, nearBottom, scrollToEnd, sendOnEnter, textProblem, timeFormat } from "./messages.js";
 
 const body = document.body;
 const USER_ID = Number(body.dataset.userId);
@@ -23,7 +24,6 @@ const DRAFT_TTL_MS = 6000; // a draft with no news for this long is hidden
 const TYPING_REPEAT_MS = 2000; // while I type, the visitor hears "typing" at most this often
 
 const session = jsonStorage("session");
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 const dayTimeFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", hour: "numeric", minute: "2-digit" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
 
@@ -64,7 +64,6 @@ class ChatView {
     this.id = id;
     this.chat = null;
     this.shown = new Map(); // seq -> <li>
-    this.pendingEls = new Map(); // client_id -> <li>
     this.lastSeq = 0; // highest seq on screen
     // Where chat.watch resumes. Unlike lastSeq it passes a live message only once the answer to
     // the last watch is in: a live event can overtake the history, and resuming after it would
@@ -88,6 +87,7 @@ class ChatView {
     this.fields = {};
     for (const el of this.panel.querySelectorAll("[data-field]")) this.fields[el.dataset.field] = el;
     this.log = q(".hd-log");
+    this.pending = new PendingMessages(this.log, "agent"); // my messages until acknowledged
     this.form = q("form");
     this.reply = q("[data-role=reply]");
     this.send = q("[data-role=send]");
@@ -119,13 +119,7 @@ class ChatView {
       event.preventDefault();
       this.sendReply();
     });
-    this.reply.addEventListener("keydown", (event) => {
-      // Enter sends, Shift+Enter is a new line; never while an IME is composing.
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        this.sendReply();
-      }
-    });
+    sendOnEnter(this.reply, () => this.sendReply());
     this.reply.addEventListener("input", () => {
       this.error.textContent = "";
       this.noteTyping();
@@ -266,9 +260,9 @@ class ChatView {
 
   add(message) {
     if (!message || typeof message.seq !== "number" || this.shown.has(message.seq)) return;
-    if (message.client_id) this.removePending(message.client_id);
+    if (message.client_id) this.pending.remove(message.client_id);
     const stick = this.nearBottom() || message.author === "agent";
-    const li = messageEl(message);
+    const li = timelineMessageEl(message);
     this.shown.set(message.seq, li);
     this.insert(li);
     this.lastSeq = Math.max(this.lastSeq, message.seq);
@@ -452,68 +446,27 @@ class ChatView {
     next.focus();
   }
 
-  addPending(frame) {
-    if (this.pendingEls.has(frame.client_id)) return;
-    const li = document.createElement("li");
-    li.className = "hd-msg hd-msg--agent hd-msg--own hd-msg--pending";
-    li.dataset.testid = "message";
-    li.dataset.author = "agent";
-    li.dataset.pending = "true";
-    li.dataset.clientId = frame.client_id;
-    const bubble = document.createElement("div");
-    bubble.className = "hd-msg__bubble hd-msg__bubble--text";
-    bubble.textContent = frame.text;
-    const status = document.createElement("span");
-    status.className = "hd-msg__meta hd-msg__status";
-    status.dataset.testid = "message-status";
-    status.textContent = "Sending…";
-    li.append(bubble, status);
-    this.pendingEls.set(frame.client_id, li);
-    this.log.append(li);
-    this.scrollToEnd();
-  }
-
-  fail(clientId, message) {
-    const li = this.pendingEls.get(clientId);
-    if (!li) return;
-    li.classList.add("hd-msg--failed");
-    li.dataset.failed = "true";
-    delete li.dataset.pending;
-    const status = li.querySelector(".hd-msg__status");
-    status.textContent = `Not sent: ${message}`;
-    status.setAttribute("role", "alert");
-  }
-
-  removePending(clientId) {
-    const li = this.pendingEls.get(clientId);
-    if (li) li.remove();
-    this.pendingEls.delete(clientId);
-  }
-
   sendReply() {
     const text = this.reply.value;
-    if (!text.trim()) {
-      this.error.textContent = "A message cannot be empty.";
-      return;
-    }
-    if (text.length > MAX_CHARS) {
-      this.error.textContent = `A message can be at most ${MAX_CHARS.toLocaleString("en")} characters long.`;
+    const problem = textProblem(text, MAX_CHARS);
+    if (problem) {
+      this.error.textContent = problem;
       return;
     }
     if (!this.mine) return;
     const sent = socket.sendMessage({ type: "message.send", chat: this.id, text });
     this.stopTyping();
-    this.addPending(sent);
+    this.pending.add(sent);
     this.reply.value = "";
     this.error.textContent = "";
   }
 
   nearBottom() {
-    return this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 80;
+    return nearBottom(this.log);
   }
 
   scrollToEnd() {
-    this.log.scrollTop = this.log.scrollHeight;
+    scrollToEnd(this.log);
   }
 
   destroy() {
@@ -523,46 +476,24 @@ class ChatView {
   }
 }
 
-function messageEl(message) {
-  const li = document.createElement("li");
-  li.dataset.testid = "message";
-  li.dataset.author = message.author;
-  li.dataset.seq = String(message.seq);
+/**
+ * A message in the timeline: the shared item, every author named, plus its time (data-at, to
+ * place page views among messages) and, on my messages, the receipt tick.
+ */
+function timelineMessageEl(message) {
+  const li = messageEl(message, { own: "agent", nameOwn: true });
   li.dataset.at = String(Date.parse(message.created_at || ""));
-  if (message.author === "system") {
-    li.className = "hd-note";
-    const text = document.createElement("span");
-    text.className = "hd-note__text";
-    text.innerHTML = message.html; // sanitised by the server
-    li.append(text);
-    return li;
-  }
-  const own = message.author === "agent";
-  li.className = `hd-msg hd-msg--${own ? "agent hd-msg--own" : "visitor"}`;
-  const name = document.createElement("span");
-  name.className = "hd-msg__name";
-  name.textContent = message.author_name || (own ? "Agent" : "Visitor");
-  const bubble = document.createElement("div");
-  bubble.className = "hd-msg__bubble";
-  bubble.innerHTML = message.html; // sanitised by the server
-  const meta = document.createElement("span");
-  meta.className = "hd-msg__meta";
-  const time = document.createElement("time");
-  if (message.created_at) {
-    time.dateTime = message.created_at;
-    time.textContent = timeFormat.format(new Date(message.created_at));
-  }
-  meta.append(time);
-  if (own) {
-    const tick = document.createElement("span");
-    tick.className = "hd-receipt";
-    tick.dataset.testid = "receipt";
-    tick.setAttribute("role", "img");
-    renderReceipt(tick, message);
-    meta.append(tick);
-  }
-  li.append(name, bubble, meta);
+  if (message.author === "agent") li.querySelector(".hd-msg__meta").append(receiptEl(message));
   return li;
+}
+
+function receiptEl(message) {
+  const tick = document.createElement("span");
+  tick.className = "hd-receipt";
+  tick.dataset.testid = "receipt";
+  tick.setAttribute("role", "img");
+  renderReceipt(tick, message);
+  return tick;
 }
 
 /** The tick of one of my messages: sent (a ring), delivered (grey tick), read (blue double tick). */
@@ -962,7 +893,7 @@ function onResumed(frame) {
 
 function onRefused(frame, error) {
   const view = state.views.get(frame.chat);
-  if (view) view.fail(frame.client_id, error.message || "This message could not be sent.");
+  if (view) view.pending.fail(frame.client_id, error.message || "This message could not be sent.");
   else showAlert(error.message || "A message could not be sent.");
 }
 
@@ -1046,5 +977,5 @@ socket.start();
 
 // Messages still in the outbox from before a reload: show them as pending in their chats.
 for (const frame of socket.pending()) {
-  if (frame.type === "message.send" && frame.chat) ensureView(frame.chat).addPending(frame);
+  if (frame.type === "message.send" && frame.chat) ensureView(frame.chat).pending.add(frame);
 }

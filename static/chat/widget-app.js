@@ -10,6 +10,7 @@
 // loader) are reported as page views.
 
 import { LiveSocket, Coalescer, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED } from "./socket.js";
+import { messageEl, PendingMessages, nearBottom, scrollToEnd, sendOnEnter, textProblem } from "./messages.js";
 
 const KEY_TOKEN = "hd.visitor.token";
 const KEY_CHAT = "hd.visitor.chat"; // {id, lastSeq, seenSeq} of the chat on screen
@@ -32,7 +33,6 @@ const store = jsonStorage("local");
 const HOST = document.body.dataset.hostOrigin || "";
 const EMBEDDED = HOST !== "" && window.parent !== window;
 const MAX_CHARS = Number(document.body.dataset.maxChars) || 5000;
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -90,7 +90,7 @@ const state = {
 };
 
 const shown = new Map(); // seq -> <li>, for the chat on screen
-const pendingEls = new Map(); // client_id -> <li> of a message not yet acknowledged
+const pending = new PendingMessages(ui.log, "visitor"); // the visitor's messages until acknowledged
 
 const socket = new LiveSocket({
   url: () => socketUrl("/ws/visitor/"),
@@ -203,7 +203,7 @@ function onRefused(frame, error) {
   const message = error.message || "This message could not be sent.";
   if (frame.type === "chat.start") {
     if (state.starting === frame.client_id) state.starting = null;
-    removePending(frame.client_id);
+    pending.remove(frame.client_id);
     if (!state.chat) {
       showForm();
       ui.name.value = frame.name || ui.name.value;
@@ -216,8 +216,7 @@ function onRefused(frame, error) {
     }
     return;
   }
-  const li = pendingEls.get(frame.client_id);
-  if (li) markFailed(li, message);
+  pending.fail(frame.client_id, message);
 }
 
 function onAuthClose(code) {
@@ -306,11 +305,11 @@ function saveChat() {
 function addMessage(message) {
   if (!message || typeof message.seq !== "number" || shown.has(message.seq)) return;
   if (message.client_id) {
-    removePending(message.client_id);
+    pending.remove(message.client_id);
     if (message.client_id === state.starting) state.starting = null;
   }
-  const stick = isNearBottom() || message.author === "visitor";
-  const li = messageEl(message);
+  const stick = nearBottom(ui.log) || message.author === "visitor";
+  const li = messageEl(message, { own: "visitor", nameOwn: false }); // the visitor's own: no name
   shown.set(message.seq, li);
   // Keep seq order; messages not yet acknowledged stay last.
   let prev = ui.log.lastElementChild;
@@ -334,69 +333,7 @@ function addMessage(message) {
   }
   saveChat();
   if (message.author === "agent") agentMessageShown(li, message.seq);
-  if (stick) scrollToEnd();
-}
-
-function messageEl(message) {
-  const li = document.createElement("li");
-  li.dataset.testid = "message";
-  li.dataset.author = message.author;
-  li.dataset.seq = String(message.seq);
-  if (message.author === "system") {
-    li.className = "hd-note";
-    const text = document.createElement("span");
-    text.className = "hd-note__text";
-    text.innerHTML = message.html; // sanitised by the server
-    li.append(text);
-    return li;
-  }
-  li.className = `hd-msg hd-msg--${message.author === "visitor" ? "visitor hd-msg--own" : "agent"}`;
-  if (message.author !== "visitor") {
-    const name = document.createElement("span");
-    name.className = "hd-msg__name";
-    name.textContent = message.author_name || "Agent";
-    li.append(name);
-  }
-  const bubble = document.createElement("div");
-  bubble.className = "hd-msg__bubble";
-  bubble.innerHTML = message.html; // sanitised by the server
-  li.append(bubble);
-  const meta = document.createElement("span");
-  meta.className = "hd-msg__meta";
-  const time = document.createElement("time");
-  if (message.created_at) {
-    time.dateTime = message.created_at;
-    time.textContent = timeFormat.format(new Date(message.created_at));
-  }
-  meta.append(time);
-  li.append(meta);
-  return li;
-}
-
-function pendingEl(frame) {
-  const li = document.createElement("li");
-  li.className = "hd-msg hd-msg--visitor hd-msg--own hd-msg--pending";
-  li.dataset.testid = "message";
-  li.dataset.author = "visitor";
-  li.dataset.pending = "true";
-  li.dataset.clientId = frame.client_id;
-  const bubble = document.createElement("div");
-  bubble.className = "hd-msg__bubble hd-msg__bubble--text";
-  bubble.textContent = frame.text;
-  const status = document.createElement("span");
-  status.className = "hd-msg__meta hd-msg__status";
-  status.dataset.testid = "message-status";
-  status.textContent = "Sending…";
-  li.append(bubble, status);
-  return li;
-}
-
-function addPending(frame) {
-  if (pendingEls.has(frame.client_id)) return;
-  const li = pendingEl(frame);
-  pendingEls.set(frame.client_id, li);
-  ui.log.append(li);
-  scrollToEnd();
+  if (stick) scrollToEnd(ui.log);
 }
 
 function renderPendingFromOutbox() {
@@ -405,29 +342,14 @@ function renderPendingFromOutbox() {
       frame.type === "chat.start"
         ? !state.chat || frame.client_id === state.starting
         : Boolean(state.chat) && frame.chat === state.chat.id;
-    if (mine && (frame.type === "chat.start" || frame.type === "message.send")) addPending(frame);
+    if (mine && (frame.type === "chat.start" || frame.type === "message.send")) pending.add(frame);
     if (frame.type === "chat.start" && !state.chat) state.starting = frame.client_id;
   }
 }
 
-function markFailed(li, message) {
-  li.classList.add("hd-msg--failed");
-  li.dataset.failed = "true";
-  delete li.dataset.pending;
-  const status = li.querySelector(".hd-msg__status");
-  status.textContent = `Not sent: ${message}`;
-  status.setAttribute("role", "alert");
-}
-
-function removePending(clientId) {
-  const li = pendingEls.get(clientId);
-  if (li) li.remove();
-  pendingEls.delete(clientId);
-}
-
 function clearLog() {
   shown.clear();
-  pendingEls.clear();
+  pending.clear();
   ui.log.replaceChildren();
   state.lastSeq = 0;
   state.resumeSeq = 0;
@@ -435,15 +357,6 @@ function clearLog() {
   resetReceipts();
   resetDrafts();
   hideAgentTyping();
-}
-
-function isNearBottom() {
-  const log = ui.log;
-  return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-}
-
-function scrollToEnd() {
-  ui.log.scrollTop = ui.log.scrollHeight;
 }
 
 // --- Drafts (typing preview) ----------------------------------------------------------------------
@@ -725,12 +638,6 @@ function setFieldError(input, message) {
 
 // --- Validation (mirrors the server's messages) --------------------------------------------------
 
-function textProblem(text) {
-  if (!text.trim()) return "A message cannot be empty.";
-  if (text.length > MAX_CHARS) return `A message can be at most ${MAX_CHARS.toLocaleString("en")} characters long.`;
-  return "";
-}
-
 function nameProblem(name) {
   if (!name.trim()) return "Please tell us your name.";
   if (name.trim().length > MAX_NAME_CHARS) return `A name can be at most ${MAX_NAME_CHARS} characters long.`;
@@ -750,7 +657,7 @@ ui.form.addEventListener("submit", (event) => {
     setFieldError(ui.name, nameProblem(name)),
     setFieldError(ui.email, EMAIL_RE.test(email) ? "" : "Please give a valid email address, so that we can reply."),
     setFieldError(ui.dept, needsDepartment && !ui.dept.value ? "Please choose a department." : ""),
-    setFieldError(ui.first, textProblem(text)),
+    setFieldError(ui.first, textProblem(text, MAX_CHARS)),
   ];
   if (checks.includes(false)) {
     ui.form.querySelector("[aria-invalid='true']").focus();
@@ -763,7 +670,7 @@ ui.form.addEventListener("submit", (event) => {
   clearLog();
   const sent = socket.sendMessage(frame);
   state.starting = sent.client_id;
-  addPending(sent);
+  pending.add(sent);
   ui.first.value = "";
   ui.ended.hidden = true;
   ui.composer.hidden = false;
@@ -776,13 +683,7 @@ ui.composer.addEventListener("submit", (event) => {
   sendReply();
 });
 
-ui.reply.addEventListener("keydown", (event) => {
-  // Enter sends, Shift+Enter is a new line; never while an IME is composing.
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    sendReply();
-  }
-});
+sendOnEnter(ui.reply, sendReply);
 
 ui.reply.addEventListener("input", () => {
   ui.replyError.textContent = "";
@@ -799,7 +700,7 @@ function autosize() {
 
 function sendReply() {
   const text = ui.reply.value;
-  const problem = textProblem(text);
+  const problem = textProblem(text, MAX_CHARS);
   if (problem) {
     ui.replyError.textContent = problem;
     return;
@@ -811,7 +712,7 @@ function sendReply() {
   if (!state.chat || state.chat.status === "ended") return;
   const sent = socket.sendMessage({ type: "message.send", chat: state.chat.id, text });
   draftDone();
-  addPending(sent);
+  pending.add(sent);
   ui.reply.value = "";
   ui.replyCount.textContent = "";
   autosize();
