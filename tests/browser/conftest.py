@@ -3,21 +3,14 @@ another origin (127.0.0.2), and Debian's Chromium driven by Playwright."""
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import REDIS_URL, require
+from tests.conftest import require
+from tests.live_server import LiveHelpdesk, server_env
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HOST_SITE_IP = "127.0.0.2"
 
@@ -30,12 +23,6 @@ HOST_PAGE = """<!doctype html>
 <script src="{helpdesk}/static/chat/widget.js" async></script>
 </body></html>
 """
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -68,71 +55,13 @@ def host_site():
     server.shutdown()
 
 
-def _server_env(db: dict, host_origin: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SQLITE_PATH"}}
-    if db["ENGINE"] == "django.db.backends.postgresql":
-        auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-        env["DATABASE_URL"] = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    else:
-        env["SQLITE_PATH"] = str(db["NAME"])
-    if REDIS_URL:
-        env["REDIS_URL"] = REDIS_URL
-        env["CHANNEL_PREFIX"] = f"browser-{uuid.uuid4().hex[:8]}"
-    env.update(DEBUG="0", SECRET_KEY="browser-tests-" + "x" * 40, ALLOWED_HOSTS="127.0.0.1,localhost",
-               CHAT_EMBED_ORIGINS=host_origin, SERVE_STATIC="1", DEMO_SITE="1", PYTHONUNBUFFERED="1")
-    return env
-
-
-class LiveHelpdesk:
-    """daphne serving the app on a fixed port; ``restart()`` drops every socket, as a deploy would."""
-
-    def __init__(self, env: dict, log: Path):
-        self.port = _free_port("127.0.0.1")
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env, self.log = env, log
-        self.process = None
-
-    def start(self) -> None:
-        daphne = Path(sys.executable).with_name("daphne")
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(daphne), "-b", "127.0.0.1", "-p", str(self.port), "helpdesk.asgi:application"],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"daphne did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
 @pytest.fixture(scope="session")
 def helpdesk(django_db_setup, host_site, tmp_path_factory):
     """The helpdesk under daphne, in another process, on the test database."""
     from django.db import connection
 
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    server = LiveHelpdesk(_server_env(connection.settings_dict, host_site.url), log)
+    server = LiveHelpdesk(server_env(connection.settings_dict, embed_origins=host_site.url), log)
     server.start()
     host_site.state["helpdesk"] = server.url
     yield server
