@@ -4,6 +4,7 @@ Clients insert only this stored HTML and never build markup from user text.
 """
 
 import html
+import re
 
 import bleach
 import markdown
@@ -27,10 +28,15 @@ def _link_attrs(attrs, new=False):
 _linker = Linker(callbacks=[_link_attrs], parse_email=False)
 
 
+# Anything linkify could turn into a link has a scheme, "www." or a dot between a name and a
+# top-level domain. Most chat lines have none, and linkify parses the whole text as HTML: skip it.
+_MAY_HAVE_LINK = re.compile(r"://|www\.|[\w-]\.[A-Za-z]{2,}")
+
+
 def render_plain(text: str) -> str:
     """Visitor text: escaped, line breaks kept, bare URLs made into links."""
     escaped = html.escape(text, quote=False).replace("\n", "<br>")
-    return _linker.linkify(escaped)
+    return _linker.linkify(escaped) if _MAY_HAVE_LINK.search(text) else escaped
 
 
 def render_markdown(text: str) -> str:

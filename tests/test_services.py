@@ -298,3 +298,23 @@ def test_concurrent_sends_of_one_client_id_store_one_message():
     assert len({r.message.pk for r in results}) == 1
     assert sum(not r.duplicate for r in results) == 1
     assert list(chat.messages.values_list("seq", flat=True)) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "text, link",
+    [
+        ("see https://example.com/a?b=1 now", "https://example.com/a?b=1"),
+        ("www.example.org is ours", "http://www.example.org"),
+        ("mail shop.example.co.uk today", "http://shop.example.co.uk"),
+        ("no link here, just words. And a sentence.", None),
+        ("e.g. this is fine", None),
+    ],
+)
+def test_visitor_links_are_made_only_where_there_is_one(text, link):
+    from chat.rendering import render_plain
+
+    html = render_plain(text)
+    if link:
+        assert f'href="{link}"' in html
+    else:
+        assert "<a " not in html and html == text
