@@ -18,6 +18,11 @@ def _frame_ancestors() -> str:
     return "*" if "*" in origins else " ".join(["'self'", *origins])
 
 
+def _resync_ms() -> int:
+    """How often the pages' scripts resync a chat by seq (docs/protocol.md); 0: never."""
+    return max(0, settings.CHAT_RESYNC_SECONDS) * 1000
+
+
 @xframe_options_exempt
 def widget_frame(request):
     """The page inside the widget's iframe. ``host`` is the embedding page's origin, the only target
@@ -25,14 +30,15 @@ def widget_frame(request):
     host = request.GET.get("host", "")
     if not ORIGIN_RE.match(host):
         host = ""
-    response = render(request, "chat/widget.html", {"host_origin": host, "max_chars": MAX_MESSAGE_CHARS})
+    context = {"host_origin": host, "max_chars": MAX_MESSAGE_CHARS, "resync_ms": _resync_ms()}
+    response = render(request, "chat/widget.html", context)
     response["Content-Security-Policy"] = f"frame-ancestors {_frame_ancestors()}"
     return response
 
 
 @agent_required
 def console(request):
-    return render(request, "chat/console.html", {"max_chars": MAX_MESSAGE_CHARS})
+    return render(request, "chat/console.html", {"max_chars": MAX_MESSAGE_CHARS, "resync_ms": _resync_ms()})
 
 
 DEMO_PAGES = {

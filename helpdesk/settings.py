@@ -179,6 +179,9 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 # to open websockets, since the widget iframe is served from here.
 CHAT_EMBED_ORIGINS = env_list("CHAT_EMBED_ORIGINS", ["*"])
 
+# Live delivery is at-most-once: connected clients also ask for missed events this often (0: never).
+CHAT_RESYNC_SECONDS = int(os.environ.get("CHAT_RESYNC_SECONDS", "20"))
+
 # The demo website at /demo/ with the widget embedded. On by default in the embedded mode.
 DEMO_SITE = env_bool("DEMO_SITE", not DATABASE_URL)
 

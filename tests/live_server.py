@@ -37,7 +37,9 @@ def server_env(db: dict, *, embed_origins: str = "*", channel_prefix: str | None
         env["CHANNEL_PREFIX"] = channel_prefix or f"live-{uuid.uuid4().hex[:8]}"
     # The test process's key: a session it makes (force_login) is then good on the servers too.
     env.update(DEBUG="0", SECRET_KEY=settings.SECRET_KEY, ALLOWED_HOSTS="127.0.0.1,localhost",
-               CHAT_EMBED_ORIGINS=embed_origins, SERVE_STATIC="1", DEMO_SITE="1", PYTHONUNBUFFERED="1")
+               CHAT_EMBED_ORIGINS=embed_origins, SERVE_STATIC="1", DEMO_SITE="1", PYTHONUNBUFFERED="1",
+               # Clients resync by seq this often: a lost live event shows within seconds in a test.
+               CHAT_RESYNC_SECONDS="2")
     return env
 
 

@@ -17,6 +17,9 @@ const body = document.body;
 const USER_ID = Number(body.dataset.userId);
 const MAX_CHARS = Number(body.dataset.maxChars) || 5000;
 const LOGIN_URL = body.dataset.loginUrl || "/accounts/login/";
+// Live delivery is at-most-once: while connected, re-watch open chats this often (0: never).
+const RESYNC_MS = Number(body.dataset.resyncMs ?? 20000);
+const RESYNC_SOON_MS = 2000; // the tab shown again resyncs unless one went out this recently
 const KEY_TABS = `hd.console.tabs.${USER_ID}`; // sessionStorage: {open: [ids], active, seen: {id: seq}}
 const KEY_OUTBOX = `hd.console.outbox.${USER_ID}`;
 const BASE_TITLE = "Console";
@@ -71,6 +74,7 @@ class ChatView {
     this.resumeSeq = 0;
     this.level = false; // the answer to the last chat.watch has come (resumed)
     this.resumeFrom = 0;
+    this.watchedAt = 0; // when the last chat.watch went out (Date.now())
     this.seenSeq = seenSeq; // highest seq the agent had in front of them
     this.unread = 0;
     this.tab = null;
@@ -379,28 +383,47 @@ class ChatView {
 
   // --- pages the visitor viewed ---
 
-  /** The `pages` frame of a watch: the whole list, replacing what we had. */
+  /**
+   * The `pages` frame of a watch: the whole list, replacing what we had. Every resync sends it
+   * again, so rows already shown are kept (no flicker, the pane's scroll and focus stay).
+   */
   setPages(views) {
-    this.pages.replaceChildren();
-    for (const view of Array.isArray(views) ? views : []) this.addPage(view, { scroll: false });
+    const existing = new Map([...this.pages.children].map((li) => [li.dataset.key, li]));
+    let prev = null;
+    for (const view of Array.isArray(views) ? views : []) {
+      if (!view || typeof view.url !== "string") continue;
+      let li = existing.get(pageKey(view));
+      if (li) existing.delete(li.dataset.key);
+      else li = this.addPage(view, { scroll: false });
+      const want = prev ? prev.nextSibling : this.pages.firstChild;
+      if (li !== want) this.pages.insertBefore(li, want);
+      prev = li;
+    }
+    for (const li of existing.values()) li.remove();
+    this.renderPagesCount();
   }
 
+  /** Returns its row in the Pages tab; a view already there (live and by a watch) is not added again. */
   addPage(view, { scroll = true } = {}) {
-    if (!view || typeof view.url !== "string") return;
-    this.pages.append(pageItem(view, this.chat?.started_at));
+    if (!view || typeof view.url !== "string") return null;
+    const key = pageKey(view);
+    let row = [...this.pages.children].find((li) => li.dataset.key === key);
+    if (row) return row;
+    row = pageItem(view, this.chat?.started_at);
+    this.pages.append(row);
     this.renderPagesCount();
     if (scroll) {
       const box = this.pages.parentElement; // the tab's scrolling panel: show the newest page
       box.scrollTop = box.scrollHeight;
     }
     // In the timeline: the pages viewed since the chat began (the ones before are in the pane).
-    const key = `${view.at}\n${view.url}\n${view.title}`;
     const started = Date.parse(this.chat?.started_at || "");
-    if (this.pageKeys.has(key) || Date.parse(view.at) < started) return;
+    if (this.pageKeys.has(key) || Date.parse(view.at) < started) return row;
     this.pageKeys.add(key);
     const stick = this.nearBottom();
     this.insert(pageViewEl(view));
     if (stick) this.scrollToEnd();
+    return row;
   }
 
   renderPagesCount() {
@@ -530,11 +553,17 @@ function pageViewEl(view) {
   return li;
 }
 
+/** What tells page views apart: the same view sent twice (live and by a watch) is one. */
+function pageKey(view) {
+  return `${view.at}\n${view.url}\n${view.title}`;
+}
+
 /** One row of the Pages tab: time, title, address; "before chat" for the ones before it began. */
 function pageItem(view, startedAt) {
   const li = document.createElement("li");
   li.className = "hd-pages__item";
   li.dataset.testid = "pages-item";
+  li.dataset.key = pageKey(view);
   const at = Date.parse(view.at || "");
   const sameDay = new Date(at).toDateString() === new Date().toDateString();
   const time = timeEl(view.at, sameDay ? timeFormat : dayTimeFormat);
@@ -599,6 +628,7 @@ function ensureView(id) {
     const chat = state.chats.get(id);
     if (chat) view.update(chat);
     view.resumeFrom = 0;
+    view.watchedAt = Date.now();
     socket.send({ type: "chat.watch", chat: id, after_seq: 0 }); // offline: onOpen watches it
   }
   return view;
@@ -799,11 +829,29 @@ function acceptChat(id) {
 
 function onOpen() {
   // Re-watch every chat we show, asking only for what we do not have on screen yet.
-  return [...state.views.values()].map((view) => {
-    view.level = false;
-    view.resumeFrom = view.resumeSeq;
-    return { type: "chat.watch", chat: view.id, after_seq: view.resumeSeq };
-  });
+  return [...state.views.values()].map(watchFrame);
+}
+
+/** A chat.watch from where the view is level; onResumed takes its answer. */
+function watchFrame(view) {
+  view.level = false;
+  view.resumeFrom = view.resumeSeq;
+  view.watchedAt = Date.now();
+  return { type: "chat.watch", chat: view.id, after_seq: view.resumeSeq };
+}
+
+/**
+ * The same watch while connected, for events the channel layer lost: every chat we show that can
+ * still change (open tabs, and my active chats in the background, whose unread counts matter too),
+ * never over a watch in flight (its answer moves resumeSeq).
+ */
+function resync(minAgeMs) {
+  if (!socket.connected) return;
+  const now = Date.now();
+  for (const view of state.views.values()) {
+    if (!view.chat || view.chat.status === "ended" || !view.level || now - view.watchedAt < minAgeMs) continue;
+    socket.send(watchFrame(view));
+  }
 }
 
 function onFrame(frame) {
@@ -961,8 +1009,13 @@ function announce(text) {
 ui.alertClose.addEventListener("click", hideAlert);
 
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible" && state.active) state.views.get(state.active)?.markSeen();
+  if (document.visibilityState !== "visible") return;
+  if (state.active) state.views.get(state.active)?.markSeen();
+  resync(RESYNC_SOON_MS);
 });
+
+// Half an interval as the minimum age: a watch on reconnect just before a tick is enough.
+if (RESYNC_MS > 0) setInterval(() => resync(RESYNC_MS / 2), RESYNC_MS);
 
 // Waiting times in the queue.
 setInterval(() => {

@@ -33,6 +33,9 @@ const store = jsonStorage("local");
 const HOST = document.body.dataset.hostOrigin || "";
 const EMBEDDED = HOST !== "" && window.parent !== window;
 const MAX_CHARS = Number(document.body.dataset.maxChars) || 5000;
+// Live delivery is at-most-once: while connected, ask for missed events this often (0: never).
+const RESYNC_MS = Number(document.body.dataset.resyncMs ?? 20000);
+const RESYNC_SOON_MS = 2000; // opening the panel or the tab resyncs unless one went out this recently
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -80,6 +83,7 @@ const state = {
   resumeSeq: 0,
   level: false, // the answer to the last resume has come (resumed)
   resumeFrom: 0, // after_seq of the resume in flight
+  resumedAt: 0, // when the last resume went out (Date.now())
   seenSeq: 0, // highest seq the visitor had in front of them (persisted: unread across page loads)
   starting: null, // client_id of our chat.start until it is acknowledged
   open: !EMBEDDED || store.get(KEY_OPEN) === true,
@@ -111,12 +115,28 @@ function onOpen() {
   if (state.token) hello.token = state.token;
   const frames = [hello];
   // A chat on screen: ask at once for what was missed while the socket was down.
-  if (state.token && state.chat) {
-    state.level = false;
-    state.resumeFrom = state.resumeSeq;
-    frames.push({ type: "resume", chat: state.chat.id, after_seq: state.resumeSeq });
-  }
+  if (state.token && state.chat) frames.push(resumeFrame());
   return frames;
+}
+
+/** A resume from where we are level; onResumed takes its answer. */
+function resumeFrame() {
+  state.level = false;
+  state.resumeFrom = state.resumeSeq;
+  state.resumedAt = Date.now();
+  return { type: "resume", chat: state.chat.id, after_seq: state.resumeSeq };
+}
+
+/**
+ * The same resume while connected, for events the channel layer lost: only for a chat that can
+ * still change, and never over a resume in flight (its answer moves resumeSeq).
+ */
+function resync(minAgeMs) {
+  const status = state.chat ? state.chat.status : "";
+  if (!socket.connected || !state.welcomed || !state.level) return;
+  if (status !== "queued" && status !== "active") return;
+  if (Date.now() - state.resumedAt < minAgeMs) return;
+  socket.send(resumeFrame());
 }
 
 function onFrame(frame) {
@@ -261,6 +281,7 @@ function adoptChat(chat) {
   renderPendingFromOutbox();
   state.resumeFrom = 0;
   state.level = false;
+  state.resumedAt = Date.now();
   socket.send({ type: "resume", chat: chat.id, after_seq: 0 });
   showView("chat");
   updateChat(chat);
@@ -502,7 +523,10 @@ function resetReceipts() {
   receipts.onScreen.clear();
 }
 
-document.addEventListener("visibilitychange", updateRead);
+document.addEventListener("visibilitychange", () => {
+  updateRead();
+  if (document.visibilityState === "visible") resync(RESYNC_SOON_MS);
+});
 
 // --- Page views --------------------------------------------------------------------------------------
 //
@@ -784,6 +808,7 @@ function setOpen(open, focus) {
   state.unread = 0;
   saveChat();
   postUnread();
+  resync(RESYNC_SOON_MS);
   // Only when the visitor opened the chat: a restored open state must not steal the page's focus.
   if (focus) focusPrimary();
 }
@@ -799,3 +824,5 @@ function focusPrimary() {
 renderHeader();
 postHost({ type: "hd:ready", open: state.open });
 socket.start();
+// Half an interval as the minimum age: a resume on reconnect just before a tick is enough.
+if (RESYNC_MS > 0) setInterval(() => resync(RESYNC_MS / 2), RESYNC_MS);
