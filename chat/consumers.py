@@ -100,7 +100,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         """The chat's state, then every stored event after ``after_seq``, then ``resumed``. Agents
         also get the visitor's pages and the receipts of messages they already have."""
         await self.send_frame(chat_frame)
-        history, receipts, journey = await db(_history)(chat, after_seq, for_agent)
+        history, receipts, journey = await db(selectors.chat_history)(chat, after_seq, for_agent=for_agent)
         if for_agent:
             await self.send_frame(events.pages_frame(chat.public_id, journey))
         last = after_seq
@@ -156,7 +156,7 @@ class VisitorConsumer(FrameConsumer):
             visitor, token = await self.call_service(services.visitor_register, language=frame.language)
         self.visitor = visitor
         await self.join(events.visitor_group(visitor.pk))
-        chat, departments, self.typing_preview = await db(_visitor_start_state)(visitor.pk)
+        chat, departments, self.typing_preview = await db(selectors.visitor_start_state)(visitor.pk)
         if chat is not None:
             await self.enter_chat(chat.public_id, chat.pk)
         await self.send_frame(events.welcome(token=token, visitor=visitor, departments=departments, chat=chat,
@@ -328,18 +328,6 @@ class AgentConsumer(FrameConsumer):
             chat_public_id=frame.chat, actor=services.Actor.for_agent(self.user)
         )
         await self.send_frame(events.chat_frame_for_agent(chat))
-
-
-def _visitor_start_state(visitor_id: int):
-    return (selectors.visitor_current_chat(visitor_id), selectors.departments_on_offer(),
-            selectors.typing_preview_enabled())
-
-
-def _history(chat, after_seq: int, for_agent: bool):
-    messages = selectors.messages_after(chat.pk, after_seq)
-    if not for_agent:
-        return messages, [], []
-    return messages, selectors.receipts_after(chat.pk, after_seq), selectors.chat_journey(chat)
 
 
 def _header(scope, name: bytes) -> str:

@@ -84,3 +84,18 @@ def typing_preview_enabled() -> bool:
 
 def forget_cached_settings() -> None:
     cache.delete(TYPING_PREVIEW_CACHE_KEY)
+
+
+def visitor_start_state(visitor_id: int):
+    """What a widget needs after hello: the visitor's chat, the departments on offer, and whether
+    agents see drafts."""
+    return visitor_current_chat(visitor_id), departments_on_offer(), typing_preview_enabled()
+
+
+def chat_history(chat: Chat, after_seq: int, *, for_agent: bool):
+    """A resume answer: the messages after ``after_seq``; for agents also the receipts that changed
+    after it and the visitor's pages."""
+    messages = messages_after(chat.pk, after_seq)
+    if not for_agent:
+        return messages, [], []
+    return messages, receipts_after(chat.pk, after_seq), chat_journey(chat)
