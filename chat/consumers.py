@@ -1,21 +1,29 @@
 """Websocket consumers: thin adapters between sockets and services.
 
-Each frame is parsed by ``protocol.parse``, handed to a service or selector through
-``database_sync_to_async`` and answered with a frame from ``events``. Live events from the channel
-layer arrive as ``frame.forward`` messages and go to the socket unchanged.
+Each frame is parsed by ``protocol.parse``, handed to a service or selector (``calls``) and answered
+with a frame from ``events``. Live events from the channel layer arrive as ``frame.forward`` messages
+and go to the socket unchanged.
+
+A socket's frames are handled one at a time, in the order they came, by a task of the socket's own, so
+that live events reach the socket while a frame waits on the database. Once the socket has closed, the
+frames still waiting are dropped (the client sends its outbox again on its next socket); the one being
+handled finishes, its write and broadcast together.
 
 Close codes (docs/protocol.md): 4401 not authenticated (agent not logged in, unknown visitor token),
 4403 logged in but not an agent.
 """
 
+import asyncio
 import json
 import logging
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.utils import await_many_dispatch
 
-from . import events, protocol, selectors, services
+from . import calls, events, live, protocol, selectors, services
+from .calls import db
 from .coalesce import LatestOnly
 from .errors import ChatError, NotFound
 from .network import client_ip
@@ -27,11 +35,9 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 # At most this often a socket's typing events reach the channel layer (the widget sends fewer).
 TYPING_INTERVAL = 0.25
-
-
-def db(func):
-    """Run ``func`` on Channels' database thread, with a pooled connection returned after the call."""
-    return database_sync_to_async(func)
+# Frames received and not handled yet; past this a frame is refused (``rate_limited``), not queued.
+MAX_WAITING_FRAMES = 100
+RETRY_AFTER_SECONDS = 1
 
 
 class FrameConsumer(AsyncWebsocketConsumer):
@@ -39,6 +45,33 @@ class FrameConsumer(AsyncWebsocketConsumer):
     error events. A bad frame never closes the socket."""
 
     frames: dict = {}
+
+    async def __call__(self, scope, receive, send):
+        """Channels' own start, but a socket is accepted while the channel layer is down: it then has
+        no channel name until the layer is back (``live``), and is served from the database meanwhile."""
+        self.scope = scope
+        self.base_send = send
+        self.groups = []  # the groups this socket belongs in, joined or (while degraded) to join
+        self.closed = False
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.worker: asyncio.Task | None = None
+        self.link = live.link()
+        self.channel_name = await events.new_channel()
+        self.link.register(self)
+        try:
+            await await_many_dispatch([receive, self._layer_receive], self.dispatch)
+        except StopConsumer:
+            pass
+        finally:
+            self.link.unregister(self)
+
+    async def _layer_receive(self):
+        while self.channel_name is None:
+            await self.link.wait_up()
+            self.channel_name = await events.new_channel()
+            if self.channel_name is not None:
+                await self.relink()
+        return await events.receive(self.channel_name)
 
     async def dispatch(self, message):
         """Channels' dispatch closes old database connections before every handler, a hop to the
@@ -49,15 +82,42 @@ class FrameConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    # --- frames from the socket ---
+
     async def receive(self, text_data=None, bytes_data=None):
+        if self.closed:
+            return
+        if self.inbox.qsize() >= MAX_WAITING_FRAMES:
+            await self.send_frame(events.error("rate_limited", "Too many frames at once. Wait for the answers "
+                                               "before you send more.", retry_after=RETRY_AFTER_SECONDS))
+            return
+        self.inbox.put_nowait((text_data, bytes_data))
+        if self.worker is None:
+            self.worker = asyncio.ensure_future(self._handle_inbox())
+
+    async def _handle_inbox(self):
+        while not self.closed:
+            text_data, bytes_data = await self.inbox.get()
+            if self.closed:
+                break
+            await self.handle_frame(text_data, bytes_data)
+
+    async def handle_frame(self, text_data, bytes_data):
         frame = None
         try:
             frame = protocol.parse(text_data, self.frames)
             self.check_ready(frame)
             handler = getattr(self, f"on_{type(frame).__name__.lower()}")
             await handler(frame)
-        except (protocol.ProtocolError, ChatError) as exc:
+        except protocol.ProtocolError as exc:
+            await self.send_frame(events.error(exc.code, exc.message, about=frame or exc.about))
+        except ChatError as exc:
             await self.send_frame(events.error(exc.code, exc.message, about=frame))
+        except calls.CONNECTION_ERRORS:
+            log.warning("database unavailable for a frame", exc_info=True)
+            await self.send_frame(events.error(
+                "unavailable", "The chat is briefly unavailable. Please try again in a moment.", about=frame,
+                retry_after=RETRY_AFTER_SECONDS))
         except Exception:
             log.exception("frame handling failed")
             await self.send_frame(events.error("internal", "Something went wrong on our side. Please try again.",
@@ -67,62 +127,84 @@ class FrameConsumer(AsyncWebsocketConsumer):
         """Raise ``ProtocolError`` if this frame cannot be taken yet."""
 
     async def send_frame(self, frame: dict) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+        if not self.closed:
+            await self.send(text_data=json.dumps(frame, separators=(",", ":")))
 
     async def call_service(self, func, /, **kwargs):
         """Run a service; the broadcasts it commits go out from the event loop once it returns."""
-        with events.collecting(sender=self.channel_name) as broadcasts:
-            result = await db(func)(**kwargs)
-        await events.send_collected(broadcasts)
-        return result
+        return await calls.service(func, sender=self.channel_name, **kwargs)
 
-    async def frame_forward(self, event: dict) -> None:
-        """A live event for this socket, as JSON text. Not sent back to the socket whose request
-        made it (``skip``): that one has its answer already."""
-        if event.get("skip") == self.channel_name:
-            return
-        await self.send(text_data=event["text"])
+    # --- the socket closes ---
 
-    async def join(self, group: str) -> None:
-        await events.group_join(group, self.channel_name)
-        self.groups.append(group)
-
-    async def leave(self, group: str) -> None:
-        await events.group_leave(group, self.channel_name)
-        if group in self.groups:
-            self.groups.remove(group)
-
-    async def leave_all(self) -> None:
-        for group in list(self.groups):
-            await events.group_leave(group, self.channel_name)
-
-    async def send_history(self, chat, after_seq: int, chat_frame: dict, *, for_agent: bool = False) -> None:
-        """The chat's state, then every stored event after ``after_seq``, then ``resumed``. Agents
-        also get the visitor's pages and the receipts of messages they already have."""
-        await self.send_frame(chat_frame)
-        history, receipts, journey = await db(selectors.chat_history)(chat, after_seq, for_agent=for_agent)
-        if for_agent:
-            await self.send_frame(events.pages_frame(chat.public_id, journey))
-        last = after_seq
-        for message in history:
-            await self.send_frame(events.message_frame(message, chat.public_id))
-            last = message.seq
-        if receipts:
-            await self.send_frame(events.receipt_frame(
-                chat.public_id, max(m.receipt_seq for m in receipts), receipts
-            ))
-        # A full page means there may be more: the client asks again from ``last``. Otherwise the
-        # client is level with the chat, receipts included.
-        complete = len(history) < selectors.RESUME_LIMIT
-        await self.send_frame(events.resumed(chat.public_id, max(last, chat.last_seq) if complete else last))
-
-    async def on_ping(self, frame):
-        await self.send_frame(events.pong())
+    async def websocket_disconnect(self, message):
+        self.closed = True
+        if self.worker is not None:
+            self.worker.cancel()  # a write under way still finishes (calls.service)
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def disconnect(self, code):
         if hasattr(self, "typing"):
             self.typing.cancel()
         await self.leave_all()
+
+    # --- live events ---
+
+    async def frame_forward(self, event: dict) -> None:
+        """A live event for this socket, as JSON text. Not sent back to the socket whose request
+        made it (``skip``): that one has its answer already."""
+        if self.closed or (event.get("skip") == self.channel_name and self.channel_name is not None):
+            return
+        await self.send(text_data=event["text"])
+
+    def live_changed(self, state: str) -> None:
+        """Live delivery in this process went down or came back (``live``)."""
+        if not self.closed and self.greeted:
+            asyncio.ensure_future(self.send_frame(events.live_frame(state)))
+
+    greeted = False  # the socket has its welcome, which carries the live state; changes come as frames
+
+    async def relink(self) -> None:
+        """Join every group again once the layer is back (those joined before are kept by Redis)."""
+        if self.channel_name is None:
+            return
+        for group in list(self.groups):
+            await events.group_join(group, self.channel_name)
+
+    async def join(self, group: str) -> None:
+        if group not in self.groups:
+            self.groups.append(group)
+        if self.channel_name is not None:
+            await events.group_join(group, self.channel_name)
+
+    async def leave(self, group: str) -> None:
+        if group in self.groups:
+            self.groups.remove(group)
+        if self.channel_name is not None:
+            await events.group_leave(group, self.channel_name)
+
+    async def leave_all(self) -> None:
+        for group in list(self.groups):
+            await self.leave(group)
+
+    async def send_history(self, chat, after_seq: int, chat_frame: dict, *, for_agent: bool = False) -> None:
+        """The chat's state, then every stored event after ``after_seq`` up to the chat's seq as read,
+        then ``resumed``: the client has everything up to its ``last_seq``. Agents also get the
+        visitor's pages and the receipts of messages they already have."""
+        await self.send_frame(chat_frame)
+        page = await db(selectors.chat_history)(chat, after_seq, for_agent=for_agent)
+        if for_agent:
+            await self.send_frame(events.pages_frame(chat.public_id, page.journey))
+        for message in page.messages:
+            await self.send_frame(events.message_frame(message, chat.public_id))
+        if page.receipts:
+            await self.send_frame(events.receipt_frame(
+                chat.public_id, max(m.receipt_seq for m in page.receipts), page.receipts
+            ))
+        await self.send_frame(events.resumed(chat.public_id, page.up_to, more=page.more))
+
+    async def on_ping(self, frame):
+        await self.send_frame(events.pong())
 
 
 class VisitorConsumer(FrameConsumer):
@@ -132,7 +214,6 @@ class VisitorConsumer(FrameConsumer):
     frames = protocol.VISITOR_FRAMES
 
     async def connect(self):
-        self.groups = []
         self.visitor = None
         self.chats: dict[str, int] = {}  # chats this socket has shown to be the visitor's: chat ID -> pk
         self.typing_preview = True
@@ -159,8 +240,9 @@ class VisitorConsumer(FrameConsumer):
         chat, departments, self.typing_preview = await db(selectors.visitor_start_state)(visitor.pk)
         if chat is not None:
             await self.enter_chat(chat.public_id, chat.pk)
+        self.greeted = True
         await self.send_frame(events.welcome(token=token, visitor=visitor, departments=departments, chat=chat,
-                                             typing_preview=self.typing_preview))
+                                             typing_preview=self.typing_preview, live=self.link.state))
 
     async def on_chatstart(self, frame: protocol.ChatStart):
         result = await self.call_service(services.chat_start,
@@ -205,7 +287,8 @@ class VisitorConsumer(FrameConsumer):
         """A chat's state. If it is a chat this socket did not have (another tab started it), join it
         and send what was said before the join."""
         join = event.get("join")
-        if join is None or not await self.enter_chat(join["chat"], join["chat_pk"]):
+        if join is None or event.get("skip") == self.channel_name or not await self.enter_chat(
+                join["chat"], join["chat_pk"]):
             await super().frame_forward(event)
             return
         chat = await db(selectors.visitor_chat)(self.visitor.pk, join["chat"])
@@ -242,7 +325,6 @@ class AgentConsumer(FrameConsumer):
     frames = protocol.AGENT_FRAMES
 
     async def connect(self):
-        self.groups = []
         self.watched: dict[str, tuple[int, int]] = {}  # chat ID -> (pk, visitor pk)
         self.typing = LatestOnly(self._send_typing, TYPING_INTERVAL)
         self.authorized = False
@@ -258,7 +340,8 @@ class AgentConsumer(FrameConsumer):
         self.display_name = services.Actor.for_agent(self.user).display_name
         await self.join(events.AGENTS_GROUP)
         queue = await db(selectors.agent_queue)(self.user.pk)
-        await self.send_frame(events.agent_welcome(user=self.user, queue=queue))
+        self.greeted = True
+        await self.send_frame(events.agent_welcome(user=self.user, queue=queue, live=self.link.state))
 
     def check_ready(self, frame) -> None:
         if not self.authorized:

@@ -14,9 +14,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from . import live
 from .models import Chat, Message, PageView
 
 log = logging.getLogger(__name__)
@@ -117,7 +120,8 @@ def chat_frame_for_agent(chat: Chat) -> dict:
     return {"type": "chat", "chat": chat_for_agent(chat)}
 
 
-def welcome(*, token: str | None, visitor, departments: Iterable, chat: Chat | None, typing_preview: bool) -> dict:
+def welcome(*, token: str | None, visitor, departments: Iterable, chat: Chat | None, typing_preview: bool,
+            live: str) -> dict:
     return {
         "type": "welcome",
         "token": token,
@@ -125,14 +129,16 @@ def welcome(*, token: str | None, visitor, departments: Iterable, chat: Chat | N
         "departments": [{"id": d.pk, "name": d.name} for d in departments],
         "chat": chat_for_visitor(chat) if chat else None,
         "typing_preview": typing_preview,
+        "live": live,
     }
 
 
-def agent_welcome(*, user, queue: Iterable[Chat]) -> dict:
+def agent_welcome(*, user, queue: Iterable[Chat], live: str) -> dict:
     return {
         "type": "welcome",
         "agent": {"id": user.pk, "name": agent_display_name(user)},
         "chats": [chat_for_agent(c) for c in queue],
+        "live": live,
     }
 
 
@@ -177,14 +183,30 @@ def agent_typing_frame(chat_public_id: str, active: bool, agent_name: str) -> di
     return {"type": "agent.typing", "chat": chat_public_id, "active": active, "agent_name": agent_name}
 
 
-def resumed(chat_public_id: str, last_seq: int) -> dict:
-    return {"type": "resumed", "chat": chat_public_id, "last_seq": last_seq}
+def hidden_frame(chat_public_id: str, seq: int) -> dict:
+    """A seq of the chat taken by an event this client is not shown (a receipt, to a visitor): it
+    still reaches the client, so that the client can tell a hole from an event that is not theirs."""
+    return {"type": "hidden", "chat": chat_public_id, "seq": seq}
 
 
-def error(code: str, message: str, *, about=None) -> dict:
-    """A refused frame. ``about`` is the parsed frame, when parsing got that far: ``frame`` names
-    its type, ``client_id`` the message that was refused and ``chat`` the chat it was about."""
+def resumed(chat_public_id: str, last_seq: int, *, more: bool) -> dict:
+    """The end of a resume answer: the client now has every event up to ``last_seq``; ``more``: the
+    answer was cut short, ask again from ``last_seq``."""
+    return {"type": "resumed", "chat": chat_public_id, "last_seq": last_seq, "more": more}
+
+
+def live_frame(state: str) -> dict:
+    """``ok`` or ``degraded``: whether live events reach this socket (docs/protocol.md)."""
+    return {"type": "live", "state": state}
+
+
+def error(code: str, message: str, *, about=None, retry_after: float | None = None) -> dict:
+    """A refused frame. ``about`` is the frame, or what could be read of it: ``frame`` names its type,
+    ``client_id`` the message that was refused and ``chat`` the chat it was about. ``retry_after``:
+    seconds to wait before sending it again, for the errors that may be retried."""
     frame = {"type": "error", "code": code, "message": message}
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
     if getattr(about, "WIRE_TYPE", None):
         frame["frame"] = about.WIRE_TYPE
     for field in ("client_id", "chat"):
@@ -210,13 +232,17 @@ def publish_message(message: Message, chat: Chat, *, acked: bool = False) -> Non
 def publish_chat_changed(chat: Chat) -> None:
     """A chat's state changed (started, accepted, ended): tell its visitor's widgets (which join the
     chat if they had not), the agents who have it open, and every agent's queue."""
+    # Not to the visitor socket whose request made the change: it is answered with the chat directly.
     _send_on_commit([visitor_group(chat.visitor_id)], chat_frame_for_visitor(chat),
-                    join={"group": chat_group(chat.pk), "chat": chat.public_id, "chat_pk": chat.pk})
+                    join={"group": chat_group(chat.pk), "chat": chat.public_id, "chat_pk": chat.pk},
+                    skip_sender=True)
     _send_on_commit([chat_agents_group(chat.pk), AGENTS_GROUP], chat_frame_for_agent(chat))
 
 
 def publish_receipt(chat: Chat, seq: int, messages: list[Message]) -> None:
+    """To the chat's agents; the visitor's widgets are told only that the seq is taken."""
     _send_on_commit([chat_agents_group(chat.pk)], receipt_frame(chat.public_id, seq, messages))
+    _send_on_commit([visitor_group(chat.visitor_id)], hidden_frame(chat.public_id, seq))
 
 
 def publish_page_view(view: PageView, chat: Chat) -> None:
@@ -283,11 +309,31 @@ async def _send_all(pairs) -> None:
         await asyncio.gather(*(_group_send(group, message) for group, message in pairs))
 
 
-async def _group_send(group: str, message: dict) -> None:
-    try:
-        await get_channel_layer().group_send(group, message)
-    except Exception:  # the record is in the database; clients resume by seq
-        log.exception("group_send to %s failed", group)
+# Errors of a connection to the channel layer's server (Redis). A pooled connection that Redis
+# closed while it was away fails once when it is next used; the retry takes a fresh one.
+_LINK_ERRORS = (ConnectionError, OSError, asyncio.TimeoutError, RedisConnectionError, RedisTimeoutError)
+RETRY_AFTER_SECONDS = 0.05
+
+
+async def _group_send(group: str, message: dict) -> bool:
+    """Publish, once more after a connection error; a publish that still fails tells this process's
+    sockets that live delivery is degraded (they resync from the database). True if it went out."""
+    layer = get_channel_layer()
+    for attempt in (1, 2):
+        try:
+            await layer.group_send(group, message)
+            return True
+        except _LINK_ERRORS:
+            if attempt == 1 and live.link().up:
+                await asyncio.sleep(RETRY_AFTER_SECONDS)
+                continue
+            log.warning("group_send to %s failed: live delivery degraded", group, exc_info=True)
+        except Exception:  # the record is in the database; clients resume by seq
+            log.exception("group_send to %s failed", group)
+            return False
+        live.link().report_failure()
+        return False
+    return False
 
 
 def _send(groups: list[str], message: dict, skip_sender: bool) -> None:
@@ -301,12 +347,47 @@ def _send(groups: list[str], message: dict, skip_sender: bool) -> None:
         async_to_sync(_group_send)(group, message)
 
 
-async def group_join(group: str, channel_name: str) -> None:
-    await get_channel_layer().group_add(group, channel_name)
+async def group_join(group: str, channel_name: str) -> bool:
+    """Subscribe a socket to a group. False when the layer is down: the socket is then served from
+    the database and joins again when the layer is back (``live``)."""
+    try:
+        await get_channel_layer().group_add(group, channel_name)
+        return True
+    except _LINK_ERRORS:
+        log.warning("group_add %s failed: live delivery degraded", group)
+        live.link().report_failure()
+        return False
 
 
 async def group_leave(group: str, channel_name: str) -> None:
-    await get_channel_layer().group_discard(group, channel_name)
+    try:
+        await get_channel_layer().group_discard(group, channel_name)
+    except _LINK_ERRORS:  # Redis forgets subscriptions of a connection it lost
+        log.info("group_discard %s failed", group)
+
+
+def layer_can_fail() -> bool:
+    """Whether the channel layer depends on another server (Redis); the in-memory one cannot fail."""
+    return not isinstance(get_channel_layer(), InMemoryChannelLayer)
+
+
+async def new_channel(prefix: str = "specific.") -> str | None:
+    """A channel name of this process's layer, or None when the layer is down."""
+    try:
+        return await get_channel_layer().new_channel(prefix)
+    except _LINK_ERRORS:
+        log.warning("new_channel failed: live delivery degraded")
+        live.link().report_failure()
+        return None
+
+
+async def receive(channel_name: str) -> dict:
+    return await get_channel_layer().receive(channel_name)
+
+
+async def send_to_channel(channel_name: str, message: dict) -> None:
+    """Raises on a connection error (the probe of ``live`` wants to know)."""
+    await get_channel_layer().send(channel_name, message)
 
 
 async def layer_check(timeout: float = 2.0) -> bool:

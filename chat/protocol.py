@@ -6,6 +6,7 @@ services. docs/protocol.md documents the same frames.
 """
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -16,6 +17,12 @@ MAX_TOKEN_CHARS = 100
 MAX_DRAFT_CHARS = 5000  # like a message
 MAX_URL_CHARS = 8192  # what a frame may carry; the service keeps the first 2,000
 MAX_TITLE_CHARS = 1000  # likewise; 200 are kept
+MAX_DEPTH = 4  # no frame nests deeper than an object in an object; more is refused before it is read
+MAX_INT_DIGITS = 15
+
+# Text the database cannot store or a client cannot show: NUL, and UTF-16 surrogates without their
+# pair (JSON can spell them as "\ud800"; they are not characters and cannot be encoded as UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class ProtocolError(Exception):
@@ -23,6 +30,28 @@ class ProtocolError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.about: Refused | None = None  # what could be read of a refused frame, for the error event
+
+
+_SAFE_REF = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The type, ``client_id`` and chat of a frame refused while its fields were read, so that the
+    error names them and the client can drop that message from its outbox. Only values that are safe
+    to send back are kept."""
+
+    WIRE_TYPE: str
+    client_id: str | None
+    chat: str | None
+
+    @classmethod
+    def of(cls, kind: str, data: dict) -> "Refused":
+        def safe(value):
+            return value if isinstance(value, str) and _SAFE_REF.match(value) else None
+
+        return cls(kind, safe(data.get("client_id")), safe(data.get("chat")))
 
 
 # --- Frames ---------------------------------------------------------------------------------------
@@ -143,7 +172,7 @@ def _str(data: dict, key: str, *, max_len: int, required: bool = True) -> str | 
         raise ProtocolError("invalid", f"Field '{key}' must be a string.")
     if len(value) > max_len:
         raise ProtocolError("invalid", f"Field '{key}' is longer than {max_len} characters.")
-    return value
+    return _storable(key, value)
 
 
 def _text(data: dict, key: str) -> str:
@@ -154,6 +183,13 @@ def _text(data: dict, key: str) -> str:
         raise _missing(key)
     if not isinstance(value, str):
         raise ProtocolError("invalid", f"Field '{key}' must be a string.")
+    return _storable(key, value)
+
+
+def _storable(key: str, value: str) -> str:
+    if _UNSTORABLE.search(value):
+        raise ProtocolError("invalid", f"Field '{key}' holds a character that cannot be stored "
+                            "(a NUL or half of a surrogate pair).")
     return value
 
 
@@ -254,20 +290,65 @@ AGENT_FRAMES: dict[str, Callable[[dict], object]] = {
 }
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError("integer too long")
+    return int(digits)
+
+
+_decoder = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_bounded_int)
+
+
+def _too_deep(text: str) -> bool:
+    """Brackets opened deeper than MAX_DEPTH, counted outside strings. Only frames with nesting pay
+    for the walk, and it runs before the parser, which would otherwise recurse on them."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 def parse(text: str | None, frames: dict[str, Callable[[dict], object]]) -> object:
     """Parse one text frame into a typed value, or raise ``ProtocolError``."""
     if text is None:
         raise ProtocolError("bad_frame", "Frames must be JSON text, not binary.")
     if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
         raise ProtocolError("too_large", f"A frame can be at most {MAX_FRAME_BYTES // 1024} KiB.")
+    if _too_deep(text):
+        raise ProtocolError("bad_json", f"A frame can nest at most {MAX_DEPTH} levels deep.")
     try:
-        data = json.loads(text)
-    except ValueError:
-        raise ProtocolError("bad_json", "A frame must be a JSON object.") from None
+        data = _decoder.decode(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError("bad_json", "A frame must be a JSON object (plain numbers, no NaN or Infinity, "
+                            f"integers of at most {MAX_INT_DIGITS} digits).") from None
     if not isinstance(data, dict):
         raise ProtocolError("bad_json", "A frame must be a JSON object.")
     kind = data.get("type")
     parser = frames.get(kind) if isinstance(kind, str) else None
     if parser is None:
         raise ProtocolError("unknown_type", f"Unknown frame type {kind!r}." if kind else "Field 'type' is required.")
-    return parser(data)
+    try:
+        return parser(data)
+    except ProtocolError as refused:
+        refused.about = Refused.of(kind, data)
+        raise

@@ -1,5 +1,6 @@
 """Read queries shared by consumers and views."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.cache import cache
@@ -49,18 +50,19 @@ def agent_queue(agent_id: int) -> list[Chat]:
     )
 
 
-def messages_after(chat_id: int, after_seq: int, limit: int = RESUME_LIMIT) -> list[Message]:
-    return list(Message.objects.filter(chat_id=chat_id, seq__gt=after_seq).order_by("seq")[:limit])
+def messages_between(chat_id: int, after_seq: int, up_to: int, limit: int) -> list[Message]:
+    return list(Message.objects.filter(chat_id=chat_id, seq__gt=after_seq, seq__lte=up_to).order_by("seq")[:limit])
 
 
 def departments_on_offer() -> list[Department]:
     return list(Department.objects.filter(is_active=True))
 
 
-def receipts_after(chat_id: int, after_seq: int) -> list[Message]:
-    """Messages a client already has (seq <= after_seq) whose receipts changed after it."""
+def receipts_between(chat_id: int, after_seq: int, up_to: int) -> list[Message]:
+    """Messages a client already has (seq <= after_seq) whose receipts changed in (after_seq, up_to]."""
     return list(
-        Message.objects.filter(chat_id=chat_id, seq__lte=after_seq, receipt_seq__gt=after_seq).order_by("seq")
+        Message.objects.filter(chat_id=chat_id, seq__lte=after_seq, receipt_seq__gt=after_seq,
+                               receipt_seq__lte=up_to).order_by("seq")
     )
 
 
@@ -92,10 +94,30 @@ def visitor_start_state(visitor_id: int):
     return visitor_current_chat(visitor_id), departments_on_offer(), typing_preview_enabled()
 
 
-def chat_history(chat: Chat, after_seq: int, *, for_agent: bool):
-    """A resume answer: the messages after ``after_seq``; for agents also the receipts that changed
-    after it and the visitor's pages."""
-    messages = messages_after(chat.pk, after_seq)
+@dataclass(frozen=True)
+class HistoryPage:
+    """A resume answer: what changed in (after_seq, up_to]. ``more``: cut at RESUME_LIMIT messages."""
+
+    messages: list[Message]
+    receipts: list[Message]
+    journey: list[PageView]
+    up_to: int
+    more: bool
+
+
+def chat_history(chat: Chat, after_seq: int, *, for_agent: bool) -> HistoryPage:
+    """The events after ``after_seq`` up to the chat's ``last_seq``, read first. Every seq up to
+    that one is committed (a seq is taken under the chat row's lock and committed with its row), so
+    the page holds all of them; the ones a client is not shown are simply not in it. Agents also get
+    the receipts that changed in the range and the visitor's pages."""
+    # Read now, not with ``chat``: the socket joined the chat's group since, and what was committed
+    # in between must be in this page, since it did not come live.
+    up_to = Chat.objects.filter(pk=chat.pk).values_list("last_seq", flat=True).first() or 0
+    messages = messages_between(chat.pk, after_seq, up_to, RESUME_LIMIT)
+    more = len(messages) == RESUME_LIMIT
+    if more:
+        up_to = messages[-1].seq
     if not for_agent:
-        return messages, [], []
-    return messages, receipts_after(chat.pk, after_seq), chat_journey(chat)
+        return HistoryPage(messages, [], [], up_to, more)
+    receipts = receipts_between(chat.pk, after_seq, up_to)
+    return HistoryPage(messages, receipts, chat_journey(chat), up_to, more)

@@ -196,11 +196,16 @@ def _chat_start(*, visitor_id, name, email, department_id, text, client_id, ip_a
     department = check_department(department_id)
     visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
 
-    open_chat = visitor.chats.exclude(status=Chat.Status.ENDED).first()
-    if open_chat is not None:
-        first = open_chat.messages.filter(client_id=client_id).first()
-        if first is not None:
-            return PostResult(first, open_chat, duplicate=True)
+    # Sent before (its answer was lost), also if that chat has ended since: answer with it and
+    # announce it again, in case the first announcement was lost too.
+    first = (Message.objects.filter(chat__visitor_id=visitor.pk, client_id=client_id)
+             .select_related("chat__visitor", "chat__agent", "chat__department", "chat__ticket")
+             .order_by("-chat_id").first())
+    if first is not None:
+        events.publish_message(first, first.chat, acked=True)
+        events.publish_chat_changed(first.chat)
+        return PostResult(first, first.chat, duplicate=True)
+    if visitor.chats.exclude(status=Chat.Status.ENDED).exists():
         raise Conflict("You already have a chat open.")
 
     visitor.name, visitor.email = name, email
@@ -224,8 +229,8 @@ def _chat_start(*, visitor_id, name, email, department_id, text, client_id, ip_a
 
 
 def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str) -> PostResult:
-    """Post a message. The same ``client_id`` twice stores it once and answers with the stored one,
-    also after the chat has ended (a client resending its outbox after a reconnect).
+    """Post a message. The same ``client_id`` twice stores it once, answers with the stored one and
+    broadcasts it again, also after the chat has ended (a client resending its outbox after a reconnect).
 
     The hot path: checks in Python, then one write (``message_log.append``) that takes the seq and
     inserts the row, and the broadcast once it is committed."""
@@ -247,6 +252,8 @@ def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str
     if row is None:
         stored = _stored_message(chat_public_id, actor, client_id)
         if stored is not None:
+            # Broadcast again: the resend may be the repair of a broadcast that was lost.
+            events.publish_message(stored.message, stored.chat, acked=True)
             return stored
         _explain_refusal(chat_public_id, actor)
     # What the broadcast and the answer need; nothing is read back.

@@ -156,14 +156,17 @@ class TestMessagePost:
         assert second.message.pk == first.message.pk
         assert chat.messages.filter(client_id="dup").count() == 1
 
-    def test_duplicate_is_not_broadcast_again(self, django_capture_on_commit_callbacks):
+    def test_duplicate_is_broadcast_again_with_its_stored_seq(self, django_capture_on_commit_callbacks):
+        """A resend may be the repair of a lost broadcast: the stored message goes out again, same seq."""
         visitor = VisitorFactory()
         chat = start_chat(visitor)
         mine = listen(events.chat_group(chat.pk))
         with django_capture_on_commit_callbacks(execute=True):
-            post(chat, Actor.for_visitor(visitor.pk), client_id="dup")
-            post(chat, Actor.for_visitor(visitor.pk), client_id="dup")
-        assert [f["message"]["client_id"] for f in received(mine)] == ["dup"]
+            first = post(chat, Actor.for_visitor(visitor.pk), client_id="dup")
+            post(chat, Actor.for_visitor(visitor.pk), text="changed on the way", client_id="dup")
+        frames = received(mine)
+        assert [(f["message"]["client_id"], f["message"]["seq"]) for f in frames] == [("dup", first.message.seq)] * 2
+        assert frames[0] == frames[1]
 
     def test_limits(self):
         visitor = VisitorFactory()

@@ -1,0 +1,71 @@
+"""How consumers run services and selectors: on Channels' database thread, retried once when the
+database connection died, and, for services, with the broadcasts they commit sent from the event loop
+in the same unit as the write, which a socket's cancellation cannot split.
+
+Retrying is safe because every service the sockets call is idempotent: message sends and chat starts
+by ``client_id``, receipts, page views, accept and end by what they find (DESIGN.md).
+"""
+
+import asyncio
+import functools
+import logging
+
+from channels.db import database_sync_to_async
+from django.db import InterfaceError, OperationalError, connection
+
+from . import events
+
+log = logging.getLogger(__name__)
+
+# Errors of a lost or unusable connection (terminated backend, server restart, network). psycopg's
+# deadlock and serialisation failures are OperationalErrors too; one retry suits them as well.
+CONNECTION_ERRORS = (OperationalError, InterfaceError)
+
+# Writes whose broadcast is still going out after their socket went away; kept so that they are not
+# garbage-collected half way.
+_unfinished: set[asyncio.Task] = set()
+
+
+def _retried_once(func):
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except CONNECTION_ERRORS:
+            if connection.in_atomic_block:  # a caller's transaction is lost; not ours to replay
+                raise
+            log.warning("database call %s failed; retrying once on a fresh connection", func.__name__,
+                        exc_info=True)
+            connection.close()  # the pool discards a broken connection and checks the next one
+            return func(*args, **kwargs)
+
+    return run
+
+
+def db(func):
+    """``func`` as a coroutine on Channels' database thread, retried once on a lost connection."""
+    return database_sync_to_async(_retried_once(func))
+
+
+async def _write_and_broadcast(func, sender: str | None, kwargs: dict):
+    with events.collecting(sender=sender) as broadcasts:
+        result = await db(func)(**kwargs)
+    await events.send_collected(broadcasts)
+    return result
+
+
+async def service(func, /, *, sender: str | None, **kwargs):
+    """Run a service; the broadcasts it committed go out from the event loop before this returns.
+    If the caller is cancelled (its socket closed), the write and its broadcast still finish."""
+    task = asyncio.ensure_future(_write_and_broadcast(func, sender, kwargs))
+    _unfinished.add(task)
+    task.add_done_callback(_finished)
+    return await asyncio.shield(task)
+
+
+def _finished(task: asyncio.Task) -> None:
+    _unfinished.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        # Retrieved here, so that a write whose socket had gone does not warn at garbage collection;
+        # a caller still waiting gets the exception as well.
+        log.debug("service call failed: %r", task.exception())
