@@ -147,6 +147,16 @@ class _Probe:
             self.reader.cancel()
 
 
+class QuietOutage(logging.Filter):
+    """channels-redis logs a traceback every second while Redis is away; this module says it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, (RedisConnectionError, ConnectionError, OSError))
+
+
 _links: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Link]" = weakref.WeakKeyDictionary()
 
 
