@@ -2,7 +2,9 @@
 //
 // It speaks only the agent protocol (docs/protocol.md) through LiveSocket. Every chat with a view
 // (an open tab, or one of my active chats kept in the background) is watched with chat.watch,
-// again after every reconnect, asking for the events after the last seq it has on screen.
+// again after every reconnect, from its level: each view has a cursor (core/cursor.js) that knows
+// which seqs it has (messages and receipts), asks at once for a hole, and resyncs on a timer
+// (every 3 s while the server says live delivery is degraded) and when the page is shown again.
 // Text from people is shown with textContent; only server-sanitised `html` is inserted as HTML.
 //
 // Presence: the visitor's draft shows under the conversation while they type, each of my messages
@@ -10,8 +12,9 @@
 // in the timeline and in the Pages tab of the side pane. While I type, the visitor is told so
 // (`typing` with `active`, never the text).
 
-import { LiveSocket, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN } from "./socket.js";
-import { messageEl, PendingMessages, nearBottom, scrollToEnd, sendOnEnter, textProblem, timeFormat } from "./messages.js";
+import { LiveSocket, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN } from "./core/socket.js";
+import { Cursors } from "./core/cursor.js";
+import { messageEl, PendingMessages, nearBottom, scrollToEnd, sendOnEnter, textProblem, timeFormat } from "./core/messages.js";
 
 const body = document.body;
 const USER_ID = Number(body.dataset.userId);
@@ -19,7 +22,6 @@ const MAX_CHARS = Number(body.dataset.maxChars) || 5000;
 const LOGIN_URL = body.dataset.loginUrl || "/accounts/login/";
 // Live delivery is at-most-once: while connected, re-watch open chats this often (0: never).
 const RESYNC_MS = Number(body.dataset.resyncMs ?? 20000);
-const RESYNC_SOON_MS = 2000; // the tab shown again resyncs unless one went out this recently
 const KEY_TABS = `hd.console.tabs.${USER_ID}`; // sessionStorage: {open: [ids], active, seen: {id: seq}}
 const KEY_OUTBOX = `hd.console.outbox.${USER_ID}`;
 const BASE_TITLE = "Console";
@@ -34,6 +36,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   conn: $("hd-conn"),
   banner: $("hd-banner"),
+  liveNotice: $("hd-live-notice"),
   alertbar: $("hd-alertbar"),
   alertText: $("hd-alert-text"),
   alertLink: $("hd-alert-link"),
@@ -58,6 +61,7 @@ const state = {
   tabs: [], // ids of open tabs, in order
   active: null, // id of the tab in front
   knownQueued: new Set(), // to announce a chat only the first time it waits
+  online: false, // the socket is up
 };
 
 // --- One chat: its panel, tab, messages ------------------------------------------------------------
@@ -67,14 +71,7 @@ class ChatView {
     this.id = id;
     this.chat = null;
     this.shown = new Map(); // seq -> <li>
-    this.lastSeq = 0; // highest seq on screen
-    // Where chat.watch resumes. Unlike lastSeq it passes a live message only once the answer to
-    // the last watch is in: a live event can overtake the history, and resuming after it would
-    // skip what the history had not brought yet.
-    this.resumeSeq = 0;
-    this.level = false; // the answer to the last chat.watch has come (resumed)
-    this.resumeFrom = 0;
-    this.watchedAt = 0; // when the last chat.watch went out (Date.now())
+    this.cursor = cursors.track(id); // the seqs of this chat we have; watches start at its level
     this.seenSeq = seenSeq; // highest seq the agent had in front of them
     this.unread = 0;
     this.tab = null;
@@ -253,7 +250,7 @@ class ChatView {
   }
 
   markSeen() {
-    this.seenSeq = this.lastSeq;
+    this.seenSeq = this.cursor.top;
     this.unread = 0;
     this.renderTab();
     saveTabs();
@@ -262,6 +259,7 @@ class ChatView {
 
   // --- messages ---
 
+  /** A message the cursor had not: placed by seq. */
   add(message) {
     if (!message || typeof message.seq !== "number" || this.shown.has(message.seq)) return;
     if (message.client_id) this.pending.remove(message.client_id);
@@ -269,8 +267,6 @@ class ChatView {
     const li = timelineMessageEl(message);
     this.shown.set(message.seq, li);
     this.insert(li);
-    this.lastSeq = Math.max(this.lastSeq, message.seq);
-    if (this.level) this.resumeSeq = Math.max(this.resumeSeq, message.seq);
     if (message.author === "agent") {
       this.noteReceipt(message);
     } else if (message.author === "visitor") {
@@ -278,7 +274,7 @@ class ChatView {
     }
 
     if (this.inFront) {
-      this.seenSeq = this.lastSeq;
+      this.seenSeq = this.cursor.top;
       saveTabs();
     } else if (message.author === "agent") {
       // An agent replied after these: they count as read (e.g. on a new session's first load).
@@ -493,6 +489,7 @@ class ChatView {
   }
 
   destroy() {
+    cursors.forget(this.id);
     clearTimeout(this.draftTimer);
     this.closeTab();
     this.panel.remove();
@@ -627,9 +624,7 @@ function ensureView(id) {
     state.views.set(id, view);
     const chat = state.chats.get(id);
     if (chat) view.update(chat);
-    view.resumeFrom = 0;
-    view.watchedAt = Date.now();
-    socket.send({ type: "chat.watch", chat: id, after_seq: 0 }); // offline: onOpen watches it
+    cursors.resync(id); // chat.watch from 0; offline: onOpen watches it
   }
   return view;
 }
@@ -828,30 +823,12 @@ function acceptChat(id) {
 // --- Socket ------------------------------------------------------------------------------------------
 
 function onOpen() {
-  // Re-watch every chat we show, asking only for what we do not have on screen yet.
-  return [...state.views.values()].map(watchFrame);
+  // Re-watch every chat we show, each from its level: only what we do not have yet.
+  return cursors.opened().map(({ id, afterSeq }) => watchFrame(id, afterSeq));
 }
 
-/** A chat.watch from where the view is level; onResumed takes its answer. */
-function watchFrame(view) {
-  view.level = false;
-  view.resumeFrom = view.resumeSeq;
-  view.watchedAt = Date.now();
-  return { type: "chat.watch", chat: view.id, after_seq: view.resumeSeq };
-}
-
-/**
- * The same watch while connected, for events the channel layer lost: every chat we show that can
- * still change (open tabs, and my active chats in the background, whose unread counts matter too),
- * never over a watch in flight (its answer moves resumeSeq).
- */
-function resync(minAgeMs) {
-  if (!socket.connected) return;
-  const now = Date.now();
-  for (const view of state.views.values()) {
-    if (!view.chat || view.chat.status === "ended" || !view.level || now - view.watchedAt < minAgeMs) continue;
-    socket.send(watchFrame(view));
-  }
+function watchFrame(chatId, afterSeq) {
+  return { type: "chat.watch", chat: chatId, after_seq: afterSeq };
 }
 
 function onFrame(frame) {
@@ -862,13 +839,16 @@ function onFrame(frame) {
       return onChat(frame.chat);
     case "message":
     case "message.ack":
-      return state.views.get(frame.chat)?.add(frame.message);
+      return onMessage(frame);
     case "resumed":
-      return onResumed(frame);
+      // Level up to last_seq now; more, or a hole left, and the cursor asks again at once.
+      return cursors.resumed(frame.chat, frame);
+    case "live":
+      return onLive(frame.state);
     case "typing":
       return state.views.get(frame.chat)?.showDraft(frame.text);
     case "receipt":
-      return state.views.get(frame.chat)?.applyReceipt(frame);
+      return onReceipt(frame);
     case "pages":
       return state.views.get(frame.chat)?.setPages(frame.views);
     case "page.view":
@@ -880,8 +860,36 @@ function onFrame(frame) {
   }
 }
 
+/** A message of a chat we show, live, by a watch, or the ack of my own. */
+function onMessage(frame) {
+  const view = state.views.get(frame.chat);
+  const message = frame.message;
+  if (!view || !message) return;
+  if (cursors.receive(frame.chat, message.seq)) view.add(message);
+  else if (message.client_id) view.pending.remove(message.client_id); // on screen already
+}
+
+/** A receipt takes a seq of its own; its times merge idempotently, so a repeat is applied too. */
+function onReceipt(frame) {
+  const view = state.views.get(frame.chat);
+  if (!view) return;
+  cursors.receive(frame.chat, frame.seq);
+  view.applyReceipt(frame);
+}
+
+/** The server's word on live delivery: while degraded the cursors resync often, and we say so. */
+function onLive(liveState) {
+  cursors.setLive(liveState);
+  renderLiveNotice();
+}
+
+function renderLiveNotice() {
+  ui.liveNotice.hidden = !(state.online && cursors.degraded);
+}
+
 function onWelcome(frame) {
   hideAlert();
+  onLive(frame.live === "degraded" ? "degraded" : "ok");
   if (frame.agent) state.me = { id: frame.agent.id, name: frame.agent.name };
   // The welcome is the full truth about the queue: forget what we knew of other chats.
   const fresh = new Map();
@@ -921,22 +929,9 @@ function onChat(chat) {
   } else if (chat.status === "active" && chat.agent_id === state.me.id) {
     ensureView(chat.id).update(chat);
   }
+  // A chat we show whose last_seq is above our level: something is missing, the cursor asks.
+  cursors.sawChat(chat.id, chat.last_seq);
   renderSidebar();
-}
-
-function onResumed(frame) {
-  const view = state.views.get(frame.chat);
-  if (!view || !view.chat) return;
-  // Not every seq is a message (receipts take one too): the server says how far we are level.
-  view.lastSeq = Math.max(view.lastSeq, frame.last_seq);
-  view.resumeSeq = Math.max(view.resumeSeq, frame.last_seq);
-  // One answer holds at most 1,000 events: ask for the rest.
-  if (frame.last_seq < view.chat.last_seq && frame.last_seq > view.resumeFrom) {
-    view.resumeFrom = frame.last_seq;
-    socket.send({ type: "chat.watch", chat: view.id, after_seq: frame.last_seq });
-  } else {
-    view.level = true;
-  }
 }
 
 function onRefused(frame, error) {
@@ -955,6 +950,9 @@ function onAuthClose(code) {
 }
 
 function onStatus(status, info) {
+  state.online = status === "online";
+  if (!state.online) cursors.closed();
+  renderLiveNotice();
   const text = {
     online: "Online",
     connecting: info.everOnline ? "Reconnecting…" : "Connecting…",
@@ -967,6 +965,18 @@ function onStatus(status, info) {
   ui.banner.hidden = !(info.everOnline && (status === "connecting" || status === "offline"));
   ui.banner.textContent = "Reconnecting… Messages you send now go out when the connection is back.";
 }
+
+// The cursors of the chats we show (one per ChatView) and when to ask for what is missing.
+const cursors = new Cursors({
+  intervalMs: RESYNC_MS,
+  request: (id, afterSeq) => socket.send(watchFrame(id, afterSeq)),
+  // The timer resyncs every chat we show that can still change: open tabs, and my active chats in
+  // the background, whose unread counts matter too.
+  canResync: (id) => {
+    const chat = state.views.get(id)?.chat;
+    return Boolean(chat) && chat.status !== "ended";
+  },
+});
 
 const socket = new LiveSocket({
   url: () => socketUrl("/ws/agent/"),
@@ -1011,11 +1021,8 @@ ui.alertClose.addEventListener("click", hideAlert);
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState !== "visible") return;
   if (state.active) state.views.get(state.active)?.markSeen();
-  resync(RESYNC_SOON_MS);
+  cursors.shown();
 });
-
-// Half an interval as the minimum age: a watch on reconnect just before a tick is enough.
-if (RESYNC_MS > 0) setInterval(() => resync(RESYNC_MS / 2), RESYNC_MS);
 
 // Waiting times in the queue.
 setInterval(() => {

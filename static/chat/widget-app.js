@@ -8,12 +8,17 @@
 // the admin turned the preview off), the agent's "is typing…" shows here, receipts tell which agent
 // messages were rendered and which were seen, and the host page's URL and title (hd:page from the
 // loader) are reported as page views.
+//
+// Nothing lost: the chat on screen has a cursor (core/cursor.js) that knows which seqs it has. A
+// hole asks for a resume at once, resumes start from the level, and the chat resyncs on a timer,
+// every 3 s while the server says live delivery is degraded, and when it is back on screen.
 
-import { LiveSocket, Coalescer, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED } from "./socket.js";
-import { messageEl, PendingMessages, nearBottom, scrollToEnd, sendOnEnter, textProblem } from "./messages.js";
+import { LiveSocket, Coalescer, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED } from "./core/socket.js";
+import { Cursors } from "./core/cursor.js";
+import { messageEl, PendingMessages, nearBottom, scrollToEnd, sendOnEnter, textProblem } from "./core/messages.js";
 
 const KEY_TOKEN = "hd.visitor.token";
-const KEY_CHAT = "hd.visitor.chat"; // {id, lastSeq, seenSeq} of the chat on screen
+const KEY_CHAT = "hd.visitor.chat"; // {id, seenSeq} of the chat on screen
 const KEY_OPEN = "hd.visitor.open";
 const KEY_OUTBOX = "hd.visitor.outbox";
 const KEY_DISMISSED = "hd.visitor.dismissed"; // an ended chat the visitor put away ("Start a new chat")
@@ -35,7 +40,6 @@ const EMBEDDED = HOST !== "" && window.parent !== window;
 const MAX_CHARS = Number(document.body.dataset.maxChars) || 5000;
 // Live delivery is at-most-once: while connected, ask for missed events this often (0: never).
 const RESYNC_MS = Number(document.body.dataset.resyncMs ?? 20000);
-const RESYNC_SOON_MS = 2000; // opening the panel or the tab resyncs unless one went out this recently
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -50,6 +54,7 @@ const ui = {
   endYes: $("hd-end-yes"),
   endNo: $("hd-end-no"),
   banner: $("hd-banner"),
+  liveNotice: $("hd-live-notice"),
   alert: $("hd-alert"),
   views: { loading: $("hd-view-loading"), form: $("hd-view-form"), chat: $("hd-view-chat") },
   form: $("hd-view-form"),
@@ -77,13 +82,7 @@ const state = {
   departments: [],
   visitor: { name: "", email: "" },
   chat: null, // the visitor's chat object, as in the protocol's `chat` frame
-  lastSeq: 0, // highest seq on screen
-  // Where a resume starts. It passes a live message only once the answer to the last resume is in:
-  // a live event can overtake the history, and resuming after it would skip the rest of it.
-  resumeSeq: 0,
-  level: false, // the answer to the last resume has come (resumed)
-  resumeFrom: 0, // after_seq of the resume in flight
-  resumedAt: 0, // when the last resume went out (Date.now())
+  online: false, // the socket is up
   seenSeq: 0, // highest seq the visitor had in front of them (persisted: unread across page loads)
   starting: null, // client_id of our chat.start until it is acknowledged
   open: !EMBEDDED || store.get(KEY_OPEN) === true,
@@ -95,6 +94,14 @@ const state = {
 
 const shown = new Map(); // seq -> <li>, for the chat on screen
 const pending = new PendingMessages(ui.log, "visitor"); // the visitor's messages until acknowledged
+
+// The seqs of the chat on screen (the only chat followed) and when to ask for what is missing.
+const cursors = new Cursors({
+  intervalMs: RESYNC_MS,
+  request: (id, afterSeq) => socket.send(resumeFrame(id, afterSeq)),
+  // The timer (and coming back on screen) resyncs only a chat that can still change.
+  canResync: (id) => state.welcomed && Boolean(state.chat) && state.chat.id === id && chatOpen(),
+});
 
 const socket = new LiveSocket({
   url: () => socketUrl("/ws/visitor/"),
@@ -113,30 +120,18 @@ function onOpen() {
   state.welcomed = false;
   const hello = { type: "hello", language: (navigator.language || "").slice(0, 16) };
   if (state.token) hello.token = state.token;
-  const frames = [hello];
-  // A chat on screen: ask at once for what was missed while the socket was down.
-  if (state.token && state.chat) frames.push(resumeFrame());
-  return frames;
+  // A chat on screen: ask at once, from its level, for what was missed while the socket was down.
+  const resumes = cursors.opened().map(({ id, afterSeq }) => resumeFrame(id, afterSeq));
+  return [hello, ...resumes];
 }
 
-/** A resume from where we are level; onResumed takes its answer. */
-function resumeFrame() {
-  state.level = false;
-  state.resumeFrom = state.resumeSeq;
-  state.resumedAt = Date.now();
-  return { type: "resume", chat: state.chat.id, after_seq: state.resumeSeq };
+function resumeFrame(chatId, afterSeq) {
+  return { type: "resume", chat: chatId, after_seq: afterSeq };
 }
 
-/**
- * The same resume while connected, for events the channel layer lost: only for a chat that can
- * still change, and never over a resume in flight (its answer moves resumeSeq).
- */
-function resync(minAgeMs) {
+function chatOpen() {
   const status = state.chat ? state.chat.status : "";
-  if (!socket.connected || !state.welcomed || !state.level) return;
-  if (status !== "queued" && status !== "active") return;
-  if (Date.now() - state.resumedAt < minAgeMs) return;
-  socket.send(resumeFrame());
+  return status === "queued" || status === "active";
 }
 
 function onFrame(frame) {
@@ -147,15 +142,21 @@ function onFrame(frame) {
       return onChat(frame.chat);
     case "message":
     case "message.ack":
-      if (state.chat && frame.chat === state.chat.id) addMessage(frame.message);
+      return onMessage(frame);
+    case "hidden":
+      // A seq of our chat that is not for the visitor (e.g. a read receipt): had, nothing to show.
+      cursors.receive(frame.chat, frame.seq);
       return undefined;
     case "resumed":
       return onResumed(frame);
+    case "live":
+      return onLive(frame.state);
     case "agent.typing":
       return onAgentTyping(frame);
     case "error":
-      // Page views and receipts go in the background: their refusal is not the visitor's business.
-      if (frame.frame === "page.view" || frame.frame === "receipt") return undefined;
+      // Page views, receipts and resumes go in the background: their refusal is not the visitor's
+      // business (a refused resume counts as lost after 10 s, and the cursor asks again).
+      if (["page.view", "receipt", "resume"].includes(frame.frame)) return undefined;
       return showAlert(frame.message || "Something went wrong.");
     default:
       return undefined;
@@ -171,6 +172,7 @@ function onWelcome(frame) {
   if (frame.visitor) state.visitor = { name: frame.visitor.name || "", email: frame.visitor.email || "" };
   state.typingPreview = frame.typing_preview === true;
   state.welcomed = true;
+  onLive(frame.live === "degraded" ? "degraded" : "ok");
   renderDepartments();
   renderPreviewNotice();
   flushPages();
@@ -201,22 +203,34 @@ function onChat(chat) {
     // A new open chat: the answer to our chat.start, or one started in another tab.
     adoptChat(chat);
   }
+  // Its last_seq above our level: something is missing, and the cursor asks for it.
+  cursors.sawChat(chat.id, chat.last_seq);
+}
+
+/** A message of the chat on screen, live, by resume, or the ack of our own. */
+function onMessage(frame) {
+  const message = frame.message;
+  if (!state.chat || frame.chat !== state.chat.id || !message) return;
+  if (cursors.receive(frame.chat, message.seq)) addMessage(message);
+  else if (message.client_id) pending.remove(message.client_id); // on screen already
 }
 
 function onResumed(frame) {
   if (!state.chat || frame.chat !== state.chat.id) return;
-  // Not every seq is a message (receipts take one too): the server says how far we are level.
-  state.lastSeq = Math.max(state.lastSeq, frame.last_seq);
-  state.resumeSeq = Math.max(state.resumeSeq, frame.last_seq);
+  // The cursor is level up to last_seq now; more, or a hole left, and it asks again at once.
+  cursors.resumed(frame.chat, frame);
   saveChat();
   receiptSender.push(); // what was rendered before the socket was back
-  // One answer holds at most 1,000 events: ask for the rest.
-  if (frame.last_seq < state.chat.last_seq && frame.last_seq > state.resumeFrom) {
-    state.resumeFrom = frame.last_seq;
-    socket.send({ type: "resume", chat: state.chat.id, after_seq: frame.last_seq });
-  } else {
-    state.level = true;
-  }
+}
+
+/** The server's word on live delivery: while degraded the cursor resyncs often, and we say so. */
+function onLive(liveState) {
+  cursors.setLive(liveState);
+  renderLiveNotice();
+}
+
+function renderLiveNotice() {
+  ui.liveNotice.hidden = !(state.online && cursors.degraded);
 }
 
 function onRefused(frame, error) {
@@ -251,6 +265,9 @@ function onAuthClose(code) {
 }
 
 function onStatus(status, info) {
+  state.online = status === "online";
+  if (!state.online) cursors.closed();
+  renderLiveNotice();
   if (status === "online") {
     ui.banner.hidden = true;
     return;
@@ -273,16 +290,13 @@ function onStatus(status, info) {
 function adoptChat(chat) {
   clearLog();
   state.chat = chat;
-  state.lastSeq = 0;
   const saved = store.get(KEY_CHAT);
   state.seenSeq = saved && saved.id === chat.id ? Number(saved.seenSeq) || 0 : 0;
   state.unread = 0;
   postUnread();
   renderPendingFromOutbox();
-  state.resumeFrom = 0;
-  state.level = false;
-  state.resumedAt = Date.now();
-  socket.send({ type: "resume", chat: chat.id, after_seq: 0 });
+  cursors.track(chat.id);
+  cursors.resync(chat.id); // offline: onOpen resumes it
   showView("chat");
   updateChat(chat);
 }
@@ -318,11 +332,18 @@ function startingPending() {
 
 function saveChat() {
   if (!state.chat) return;
-  store.set(KEY_CHAT, { id: state.chat.id, lastSeq: state.lastSeq, seenSeq: state.seenSeq });
+  store.set(KEY_CHAT, { id: state.chat.id, seenSeq: state.seenSeq });
+}
+
+/** The highest seq of the chat on screen we have (messages, and the seqs not shown to us). */
+function topSeq() {
+  const cursor = state.chat ? cursors.get(state.chat.id) : null;
+  return cursor ? cursor.top : 0;
 }
 
 // --- Messages ------------------------------------------------------------------------------------
 
+/** A message the cursor had not: placed by seq. */
 function addMessage(message) {
   if (!message || typeof message.seq !== "number" || shown.has(message.seq)) return;
   if (message.client_id) {
@@ -337,10 +358,8 @@ function addMessage(message) {
   while (prev && (prev.dataset.pending || Number(prev.dataset.seq) > message.seq)) prev = prev.previousElementSibling;
   ui.log.insertBefore(li, prev ? prev.nextSibling : ui.log.firstChild);
 
-  state.lastSeq = Math.max(state.lastSeq, message.seq);
-  if (state.level) state.resumeSeq = Math.max(state.resumeSeq, message.seq);
   if (state.open) {
-    state.seenSeq = state.lastSeq;
+    state.seenSeq = topSeq();
   } else if (message.author === "visitor") {
     // The visitor wrote after these (e.g. in another tab): they count as read.
     state.seenSeq = Math.max(state.seenSeq, message.seq);
@@ -372,9 +391,7 @@ function clearLog() {
   shown.clear();
   pending.clear();
   ui.log.replaceChildren();
-  state.lastSeq = 0;
-  state.resumeSeq = 0;
-  state.level = false;
+  cursors.forgetAll(); // the next chat on screen starts from seq 0
   resetReceipts();
   resetDrafts();
   hideAgentTyping();
@@ -525,7 +542,7 @@ function resetReceipts() {
 
 document.addEventListener("visibilitychange", () => {
   updateRead();
-  if (document.visibilityState === "visible") resync(RESYNC_SOON_MS);
+  if (document.visibilityState === "visible") cursors.shown();
 });
 
 // --- Page views --------------------------------------------------------------------------------------
@@ -804,11 +821,11 @@ function setOpen(open, focus) {
   store.set(KEY_OPEN, open);
   if (!open) return;
   updateRead();
-  state.seenSeq = state.lastSeq;
+  state.seenSeq = topSeq();
   state.unread = 0;
   saveChat();
   postUnread();
-  resync(RESYNC_SOON_MS);
+  cursors.shown();
   // Only when the visitor opened the chat: a restored open state must not steal the page's focus.
   if (focus) focusPrimary();
 }
@@ -824,5 +841,3 @@ function focusPrimary() {
 renderHeader();
 postHost({ type: "hd:ready", open: state.open });
 socket.start();
-// Half an interval as the minimum age: a resume on reconnect just before a tick is enough.
-if (RESYNC_MS > 0) setInterval(() => resync(RESYNC_MS / 2), RESYNC_MS);

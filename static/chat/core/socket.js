@@ -1,29 +1,22 @@
 // The one live socket used by the widget and the agent console (docs/protocol.md).
 //
 // It reconnects with backoff, lets the app say what to send first on every (re)connect (hello,
-// resume, chat.watch), and keeps an outbox of message frames until the server acknowledges them.
-// The outbox is persisted, so a page reload or a dropped socket never loses a message: the
-// server stores a client_id once, so sending a frame again is always safe.
+// resume, chat.watch), and carries the app's message frames through the shared Outbox
+// (cursor.js): persisted, one in flight at a time, resent from the first after every reconnect.
+// The server stores a client_id once, so sending a frame again is always safe. Every other frame
+// from the server (`live` included) goes to the app.
+
+import { Outbox } from "./cursor.js";
 
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
+export const CLOSE_FELL_BEHIND = 4408; // the server queued too much for us: come back at once
 
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 10000;
 const PING_EVERY_MS = 25000; // keeps idle proxies from cutting the socket
 const PONG_WAIT_MS = 10000; // no frame at all within this after a ping: the socket is dead
-const INTERNAL_RETRY_MS = 3000;
-
-/** A random client_id (protocol: 1 to 64 of A-Z a-z 0-9 - _ . :). */
-export function newClientId() {
-  const c = globalThis.crypto;
-  // randomUUID exists only in secure contexts (https, localhost).
-  if (c && typeof c.randomUUID === "function") return c.randomUUID();
-  const bytes = new Uint8Array(16);
-  if (c && typeof c.getRandomValues === "function") c.getRandomValues(bytes);
-  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
-  return "c-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
+const FELL_BEHIND_AGAIN_MS = 10000; // a second 4408 within this backs off as any other close
 
 /**
  * JSON over localStorage or sessionStorage that never throws: storage can be disabled (private
@@ -82,10 +75,11 @@ export class LiveSocket {
    * @param {string} options.outboxKey  storage key of the outbox of unacknowledged message frames
    * @param {object} [options.storage]  a jsonStorage(); localStorage by default
    * @param {function(): object[]} [options.onOpen]  frames to send first on every (re)connect
-   * @param {function(object): void} [options.onFrame]  every frame from the server, except errors
-   *        that name a client_id (those go to onRefused)
+   * @param {function(object): void} [options.onFrame]  every frame from the server (message.ack
+   *        and `live` included) except pongs and errors that name a client_id of the outbox
    * @param {function(object, object): void} [options.onRefused]  (outbox frame, error frame): the
-   *        server refused that message for good; it has left the outbox
+   *        server refused that message for good; it has left the outbox. Retryable errors
+   *        (internal, unavailable, rate_limited) are retried by the outbox and not reported
    * @param {function(number): boolean} [options.onAuthClose]  close 4401/4403. Return true to
    *        reconnect at once (e.g. the widget after forgetting its token). 4403 never reconnects.
    * @param {function(string, object): void} [options.onStatus]  "connecting" | "online" |
@@ -93,9 +87,11 @@ export class LiveSocket {
    */
   constructor(options) {
     this.options = options;
-    this.storage = options.storage || jsonStorage("local");
-    this.outbox = this.storage.get(options.outboxKey, []);
-    if (!Array.isArray(this.outbox)) this.outbox = [];
+    this.outbox = new Outbox({
+      storage: options.storage || jsonStorage("local"),
+      key: options.outboxKey,
+      onRefused: (frame, error) => options.onRefused && options.onRefused(frame, error),
+    });
     this.ws = null;
     this.status = "offline";
     this.everOnline = false;
@@ -104,7 +100,7 @@ export class LiveSocket {
     this.retryTimer = null;
     this.pingTimer = null;
     this.pongTimer = null;
-    this.internalRetries = new Map(); // client_id -> retry timer
+    this.fellBehindAt = -Infinity;
     this.onBrowserOnline = () => this.reconnectNow();
   }
 
@@ -142,20 +138,16 @@ export class LiveSocket {
   }
 
   /**
-   * A message frame (chat.start, message.send): gets a client_id if it has none, waits in the
-   * outbox until message.ack, and is sent again after every reconnect. Returns the frame.
+   * A message frame (chat.start, message.send): gets a client_id if it has none and waits in the
+   * outbox for its turn and its message.ack. Returns the queued frame.
    */
   sendMessage(frame) {
-    const queued = frame.client_id ? { ...frame } : { ...frame, client_id: newClientId() };
-    this.outbox.push(queued);
-    this.saveOutbox();
-    this.send(queued);
-    return queued;
+    return this.outbox.push(frame);
   }
 
   /** The frames still waiting for message.ack, oldest first. */
   pending() {
-    return this.outbox.slice();
+    return this.outbox.pending();
   }
 
   // --- internals -------------------------------------------------------------------------------
@@ -182,7 +174,7 @@ export class LiveSocket {
     this.everOnline = true;
     const first = this.options.onOpen ? this.options.onOpen() || [] : [];
     for (const frame of first) this.ws.send(JSON.stringify(frame));
-    for (const frame of this.outbox) this.ws.send(JSON.stringify(frame));
+    this.outbox.online((frame) => this.send(frame));
     this.startHeartbeat();
   }
 
@@ -200,15 +192,10 @@ export class LiveSocket {
     if (!frame || typeof frame !== "object") return;
 
     if (frame.type === "message.ack" && frame.message && frame.message.client_id) {
-      this.dropFromOutbox(frame.message.client_id);
+      this.outbox.ack(frame.message.client_id);
     } else if (frame.type === "error" && frame.client_id) {
-      const queued = this.outbox.find((f) => f.client_id === frame.client_id);
-      if (frame.code === "internal" && queued) {
-        this.retryLater(queued);
-        return;
-      }
-      this.dropFromOutbox(frame.client_id);
-      if (this.options.onRefused) this.options.onRefused(queued || { client_id: frame.client_id }, frame);
+      // Ours: retried or reported by onRefused. Not ours: an answer to a frame settled already.
+      this.outbox.error(frame);
       return;
     }
     if (frame.type === "pong") return;
@@ -218,7 +205,19 @@ export class LiveSocket {
   handleClose(code) {
     this.ws = null;
     this.stopHeartbeat();
+    this.outbox.offline();
     if (this.stopped) return;
+    if (code === CLOSE_FELL_BEHIND) {
+      // We read too slowly (a busy tab, a slow link); the server closed rather than queue more.
+      // Come back at once and resume from the level; the outbox goes again. Twice in a row: back off.
+      const again = Date.now() - this.fellBehindAt < FELL_BEHIND_AGAIN_MS;
+      this.fellBehindAt = Date.now();
+      if (!again) {
+        this.attempt = 0;
+        this.connect();
+        return;
+      }
+    }
     if (code === CLOSE_UNAUTHENTICATED || code === CLOSE_FORBIDDEN) {
       const again = this.options.onAuthClose ? this.options.onAuthClose(code) : false;
       if (again && code !== CLOSE_FORBIDDEN) {
@@ -251,6 +250,7 @@ export class LiveSocket {
     const ws = this.ws;
     this.ws = null;
     this.stopHeartbeat();
+    this.outbox.offline();
     if (ws) {
       try {
         ws.close(code);
@@ -275,28 +275,6 @@ export class LiveSocket {
   stopHeartbeat() {
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
-  }
-
-  retryLater(frame) {
-    clearTimeout(this.internalRetries.get(frame.client_id));
-    const timer = setTimeout(() => {
-      this.internalRetries.delete(frame.client_id);
-      if (this.outbox.some((f) => f.client_id === frame.client_id)) this.send(frame);
-    }, INTERNAL_RETRY_MS);
-    this.internalRetries.set(frame.client_id, timer);
-  }
-
-  dropFromOutbox(clientId) {
-    const before = this.outbox.length;
-    this.outbox = this.outbox.filter((f) => f.client_id !== clientId);
-    clearTimeout(this.internalRetries.get(clientId));
-    this.internalRetries.delete(clientId);
-    if (this.outbox.length !== before) this.saveOutbox();
-  }
-
-  saveOutbox() {
-    if (this.outbox.length) this.storage.set(this.options.outboxKey, this.outbox);
-    else this.storage.remove(this.options.outboxKey);
   }
 
   setStatus(status, extra = {}) {
