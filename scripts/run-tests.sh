@@ -17,6 +17,16 @@ echo "database: ${DATABASE_URL:-SQLite (embedded default)}; redis: ${REDIS_URL:-
 
 .venv/bin/ruff check --quiet . || { echo "ruff found the problems above" >&2; exit 1; }
 
+# The client cursor (static/chat/core/cursor.js) has unit tests for Node's built-in runner.
+if command -v node >/dev/null 2>&1; then
+  node --test static/chat/core/ || { echo "node --test static/chat/core/ failed" >&2; exit 1; }
+elif [ "${CI:-}" = "true" ]; then
+  echo "node is not installed: CI runs the client cursor tests (node --test static/chat/core/), install Node 20" >&2
+  exit 1
+else
+  echo "node is not installed: skipping the client cursor tests (node --test static/chat/core/)" >&2
+fi
+
 set +e
 $PY -m pytest "$@"
 status=$?
