@@ -15,6 +15,12 @@ from chat.routing import websocket_urlpatterns  # noqa: E402
 
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 
+from helpdesk import backpressure  # noqa: E402
+
+# A socket that stops reading is closed with 4408 past CHAT_SOCKET_MAX_QUEUED_BYTES, instead of
+# daphne holding everything sent to it until the ping timeout.
+backpressure.install()
+
 import gc  # noqa: E402
 
 # The app's modules and settings live as long as the process: keep them out of the collector's

@@ -182,6 +182,13 @@ CHAT_EMBED_ORIGINS = env_list("CHAT_EMBED_ORIGINS", ["*"])
 # Live delivery is at-most-once: connected clients also ask for missed events this often (0: never).
 CHAT_RESYNC_SECONDS = int(os.environ.get("CHAT_RESYNC_SECONDS", "20"))
 
+# A socket that stops reading: at most this many bytes wait unsent for it (1 MiB; 0: no cap). A frame
+# that would go past it is dropped and the socket closed with 4408 ("fell behind": reconnect and
+# resume); the peer then has CHAT_SOCKET_CLOSE_GRACE_SECONDS (30) to read up to the close frame and
+# answer it before the connection is dropped. See helpdesk/backpressure.py.
+CHAT_SOCKET_MAX_QUEUED_BYTES = int(os.environ.get("CHAT_SOCKET_MAX_QUEUED_BYTES", str(1024 * 1024)))
+CHAT_SOCKET_CLOSE_GRACE_SECONDS = float(os.environ.get("CHAT_SOCKET_CLOSE_GRACE_SECONDS", "30"))
+
 # The demo website at /demo/ with the widget embedded. On by default in the embedded mode.
 DEMO_SITE = env_bool("DEMO_SITE", not DATABASE_URL)
 
