@@ -96,7 +96,9 @@ TEMPLATES = [
 # connections under ASGI.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # CONN_HEALTH_CHECKS: the pool checks a connection as it hands it out (one empty round trip), so
+    # that one PostgreSQL closed or a terminated backend never reaches a request.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": int(os.environ.get("DATABASE_POOL_MIN", "2")),
@@ -198,9 +200,11 @@ X_FRAME_OPTIONS = "DENY"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"quiet_outage": {"()": "chat.live.QuietOutage"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        "channels_redis.pubsub": {"filters": ["quiet_outage"]},
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },
