@@ -392,9 +392,8 @@ async def send_to_channel(channel_name: str, message: dict) -> None:
 
 async def layer_check(timeout: float = 2.0) -> bool:
     """True if a message sent through the channel layer comes back (for /healthz)."""
-    import asyncio
-
     layer = get_channel_layer()
+    channel = None
     try:
         channel = await layer.new_channel("health.")
         await layer.send(channel, {"type": "health.check"})
@@ -403,3 +402,19 @@ async def layer_check(timeout: float = 2.0) -> bool:
     except Exception:
         log.warning("channel layer check failed", exc_info=True)
         return False
+    finally:
+        if channel is not None:
+            await _forget(channel)
+
+
+async def _forget(channel: str) -> None:
+    """Let go of a channel made for one round trip. The layers have no call for it; the pub/sub layer
+    unsubscribes and forgets a channel whose receive is cancelled, so that is what this does (a load
+    balancer polling /healthz would otherwise leave a subscription behind at every poll)."""
+    waiter = asyncio.ensure_future(get_channel_layer().receive(channel))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    try:
+        await waiter
+    except (asyncio.CancelledError, Exception):
+        pass
