@@ -121,6 +121,18 @@ class TestHealth:
         response = await async_client.get("/healthz")
         assert response.json()["channel_layer"] == "up"
 
+    async def test_checks_leave_no_subscription_behind(self, redis_layer):
+        """A load balancer polls /healthz for ever: each check lets go of the channel it made."""
+        from channels.layers import get_channel_layer
+
+        from chat.events import layer_check
+
+        for _ in range(5):
+            assert await layer_check()
+        layer = get_channel_layer()._get_layer()
+        assert layer.channels == {}
+        assert all(not shard._subscribed_to for shard in layer._shards)
+
     async def test_channel_layer_down_is_503(self, async_client, settings):
         from channels.layers import channel_layers
 
