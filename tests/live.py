@@ -9,6 +9,7 @@ from django.test import Client
 from helpdesk.asgi import application
 
 OWN_ORIGIN = (b"origin", b"http://127.0.0.1")
+OWN_HOST = (b"host", b"127.0.0.1")  # a browser's handshake names the host it asks, and the page's origin
 TIMEOUT = 5
 
 
@@ -79,7 +80,10 @@ def _get(frame: dict, dotted: str):
 
 
 async def connect(path: str, headers=(OWN_ORIGIN,), app=application) -> Socket:
-    communicator = WebsocketCommunicator(app, path, headers=list(headers))
+    headers = list(headers)
+    if not any(name == b"host" for name, _ in headers):
+        headers.append(OWN_HOST)
+    communicator = WebsocketCommunicator(app, path, headers=headers)
     connected, _ = await communicator.connect(timeout=TIMEOUT)
     assert connected, f"{path} refused the connection"
     return Socket(communicator)

@@ -192,14 +192,74 @@ async def test_logged_in_non_agent_is_closed_with_4403():
     assert await socket.closed_with() == 4403
 
 
-async def test_agent_socket_refuses_foreign_origin():
-    user = await make_agent()
-    communicator = live.WebsocketCommunicator(
-        live.application, "/ws/agent/",
-        headers=[(b"origin", b"https://evil.example"), (b"cookie", await live.session_cookie(user))],
-    )
+# (Origin, Host, scheme of the connection): a page of another scheme, port or host than the one the
+# helpdesk was reached at is another site, however alike it looks.
+FOREIGN_ORIGINS = [
+    (b"https://evil.example", b"127.0.0.1", "ws"),
+    (b"http://127.0.0.1:9999", b"127.0.0.1", "ws"),  # same host, another port
+    (b"http://127.0.0.1:9999", b"127.0.0.1:8000", "ws"),
+    (b"https://127.0.0.1", b"127.0.0.1", "ws"),  # same host, another scheme
+    (b"http://127.0.0.1", b"127.0.0.1", "wss"),  # the page is http, the socket wss: not the same page
+    (b"https://localhost", b"localhost:8000", "ws"),
+    (b"http://127.0.0.1.evil.example", b"127.0.0.1", "ws"),
+    (b"http://evil.example", b"evil.example", "ws"),  # a Host we do not serve (DNS rebinding)
+    (b"http://user@127.0.0.1", b"127.0.0.1", "ws"),
+    (b"null", b"127.0.0.1", "ws"),  # sandboxed iframes, file: pages
+    (b"", b"127.0.0.1", "ws"),
+    (None, b"127.0.0.1", "ws"),
+    (b"http://127.0.0.1/path", b"127.0.0.1", "ws"),
+    (b"ftp://127.0.0.1", b"127.0.0.1", "ws"),
+]
+OWN_ORIGINS = [
+    (b"http://127.0.0.1", b"127.0.0.1", "ws"),
+    (b"http://127.0.0.1:8000", b"127.0.0.1:8000", "ws"),
+    (b"HTTP://LocalHost:8000", b"localhost:8000", "ws"),
+    (b"https://localhost", b"localhost:443", "wss"),
+    (b"http://127.0.0.1:80", b"127.0.0.1", "ws"),
+]
+
+
+async def _handshake(app, path, origin, host, scheme, cookie=None) -> bool:
+    headers = [(b"host", host)] + ([(b"origin", origin)] if origin is not None else [])
+    if cookie:
+        headers.append((b"cookie", cookie))
+    communicator = live.WebsocketCommunicator(app, path, headers=headers)
+    communicator.scope["scheme"] = scheme
     connected, _ = await communicator.connect()
-    assert not connected
+    if connected:
+        await communicator.disconnect()
+    return connected
+
+
+@pytest.mark.parametrize(("origin", "host", "scheme"), FOREIGN_ORIGINS)
+async def test_agent_socket_refuses_every_foreign_origin(origin, host, scheme):
+    cookie = await live.session_cookie(await make_agent())
+    assert not await _handshake(live.application, "/ws/agent/", origin, host, scheme, cookie)
+
+
+@pytest.mark.parametrize(("origin", "host", "scheme"), OWN_ORIGINS)
+async def test_agent_socket_takes_the_helpdesks_own_origin(origin, host, scheme):
+    cookie = await live.session_cookie(await make_agent())
+    assert await _handshake(live.application, "/ws/agent/", origin, host, scheme, cookie)
+
+
+@override_settings(CSRF_TRUSTED_ORIGINS=["https://help.example.com"], ALLOWED_HOSTS=["127.0.0.1"])
+async def test_agent_socket_behind_a_tls_proxy_takes_the_trusted_origin():
+    cookie = await live.session_cookie(await make_agent())
+    app = live.application
+    assert await _handshake(app, "/ws/agent/", b"https://help.example.com", b"127.0.0.1:8000", "ws", cookie)
+    assert not await _handshake(app, "/ws/agent/", b"http://help.example.com", b"127.0.0.1:8000", "ws", cookie)
+
+
+@override_settings(SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"))
+async def test_the_proxys_scheme_is_the_requests_when_configured():
+    cookie = await live.session_cookie(await make_agent())
+    communicator = live.WebsocketCommunicator(live.application, "/ws/agent/", headers=[
+        (b"host", b"localhost"), (b"origin", b"https://localhost"), (b"x-forwarded-proto", b"https"),
+        (b"cookie", cookie)])
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.disconnect()
 
 
 @override_settings(CHAT_EMBED_ORIGINS=["https://shop.example"])
@@ -207,15 +267,15 @@ async def test_visitor_socket_takes_only_configured_origins():
     app = visitor_origins(VisitorConsumer.as_asgi())
     for origin, allowed in [
         (b"https://shop.example", True),
+        (b"https://shop.example:443", True),
         (b"http://127.0.0.1", True),  # the widget iframe, served by the helpdesk itself
         (b"https://evil.example", False),
         (b"http://shop.example", False),
+        (b"https://shop.example:8443", False),
+        (b"https://www.shop.example", False),
+        (b"http://127.0.0.1:9999", False),
     ]:
-        communicator = live.WebsocketCommunicator(app, "/ws/visitor/", headers=[(b"origin", origin)])
-        connected, _ = await communicator.connect()
-        assert connected is allowed, origin
-        if connected:
-            await communicator.disconnect()
+        assert await _handshake(app, "/ws/visitor/", origin, b"127.0.0.1", "ws") is allowed, origin
 
 
 async def test_agent_watch_resumes_from_seq(layer):
