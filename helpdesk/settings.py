@@ -7,6 +7,7 @@ services (PostgreSQL, the channels-redis pub/sub layer, a Redis Celery broker) t
 processes can share.
 """
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -123,11 +124,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # REDIS_URL selects the channels-redis pub/sub layer (measured: half the CPU per message of the core
 # Redis layer and no loss in a flood) and Redis as the Celery broker.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def deployment_prefix() -> str:
+    """The channel prefix when CHANNEL_PREFIX is not set: one per database. Redis pub/sub ignores the
+    database number of REDIS_URL, so two deployments on one Redis server would hear each other's
+    groups (``chat-8``) under one fixed prefix; every process of one deployment shares its database,
+    and so its prefix. Host, port and name only: a new password does not split a deployment."""
+    db = DATABASES["default"]
+    where = f"{db.get('HOST') or ''}:{db.get('PORT') or ''}/{db.get('NAME')}"
+    return "hd-" + hashlib.sha256(where.encode()).hexdigest()[:12] + "-"
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNEL_PREFIX", "helpdesk")},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNEL_PREFIX") or deployment_prefix()},
         }
     }
     CELERY_BROKER_URL = REDIS_URL

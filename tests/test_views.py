@@ -163,6 +163,28 @@ def test_production_with_secret_key_starts():
     assert result.returncode == 0, result.stderr
 
 
+def _channel_prefix(env: dict) -> str:
+    unset = {"CHANNEL_PREFIX", "DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "print(settings.CHANNEL_LAYERS['default']['CONFIG']['prefix'])")
+    env = {**clean, "DJANGO_SETTINGS_MODULE": "helpdesk.settings", "REDIS_URL": "redis://127.0.0.1:6379/0", **env}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_deployments_on_one_redis_get_channel_prefixes_of_their_own():
+    """Redis pub/sub ignores the database number: without its own prefix, a deployment would hear
+    another's ``chat-8``. Processes of one deployment (one database) agree on theirs."""
+    shop = _channel_prefix({"DATABASE_URL": "postgres://app:pw@db.internal:5432/shop_help"})
+    again = _channel_prefix({"DATABASE_URL": "postgres://app:new-password@db.internal:5432/shop_help"})
+    other = _channel_prefix({"DATABASE_URL": "postgres://app:pw@db.internal:5432/school_help"})
+    assert shop == again and shop != other and shop.startswith("hd-")
+    assert _channel_prefix({"DATABASE_URL": "postgres://db/x", "CHANNEL_PREFIX": "mine"}) == "mine"
+
+
 class TestClientIp:
     def test_peer_address_without_proxy(self, settings):
         settings.TRUSTED_PROXIES = []
