@@ -7,6 +7,8 @@ class ChatConfig(AppConfig):
     verbose_name = "Live chat"
 
     def ready(self):
+        from . import rights
         from .agents_group import ensure_agents_group
 
         post_migrate.connect(ensure_agents_group, sender=self)
+        rights.connect()

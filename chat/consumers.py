@@ -22,7 +22,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.utils import await_many_dispatch
 
-from . import calls, events, live, protocol, selectors, services
+from . import calls, events, live, permissions, protocol, selectors, services
 from .calls import db
 from .coalesce import LatestOnly
 from .errors import ChatError, NotFound
@@ -35,6 +35,8 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 # At most this often a socket's typing events reach the channel layer (the widget sends fewer).
 TYPING_INTERVAL = 0.25
+# An agent socket's rights are read again at least this often, and before any frame when older.
+RIGHTS_CACHE_SECONDS = 5
 # Frames received and not handled yet; past this a frame is refused (``rate_limited``), not queued.
 MAX_WAITING_FRAMES = 100
 RETRY_AFTER_SECONDS = 1
@@ -337,7 +339,11 @@ class AgentConsumer(FrameConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.authorized = True
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        self.rights_checked_at = asyncio.get_running_loop().time()
+        self.rights_watch = asyncio.ensure_future(self._recheck_rights_periodically())
         self.display_name = services.Actor.for_agent(self.user).display_name
+        await self.join(events.agent_user_group(self.user.pk))
         await self.join(events.AGENTS_GROUP)
         queue = await db(selectors.agent_queue)(self.user.pk)
         self.greeted = True
@@ -346,6 +352,45 @@ class AgentConsumer(FrameConsumer):
     def check_ready(self, frame) -> None:
         if not self.authorized:
             raise protocol.ProtocolError("forbidden", "Log in as an agent first.")
+
+    # --- rights follow the user ---
+
+    async def handle_frame(self, text_data, bytes_data):
+        """No frame is acted on with rights older than RIGHTS_CACHE_SECONDS."""
+        if self.authorized and asyncio.get_running_loop().time() - self.rights_checked_at > RIGHTS_CACHE_SECONDS:
+            await self.check_rights()
+        if self.closed:
+            return
+        await super().handle_frame(text_data, bytes_data)
+
+    async def check_rights(self) -> None:
+        """Close the socket if the user logged out, was deactivated or lost the agent permission."""
+        verdict = await db(permissions.agent_rights)(self.user.pk, self.session_key)
+        self.rights_checked_at = asyncio.get_running_loop().time()
+        if verdict is None or self.closed:
+            return
+        self.authorized = False
+        self.closed = True  # frames still waiting are not acted on
+        log.info("closing agent socket of user %s: %s", self.user.pk, verdict)
+        await self.close(code=CLOSE_FORBIDDEN if verdict == permissions.NOT_AGENT else CLOSE_UNAUTHENTICATED)
+
+    async def _recheck_rights_periodically(self) -> None:
+        while not self.closed:
+            await asyncio.sleep(RIGHTS_CACHE_SECONDS)
+            try:
+                await self.check_rights()
+            except Exception:  # the database away: the next frame or tick asks again
+                log.warning("could not check an agent's rights", exc_info=True)
+
+    async def rights_check(self, event) -> None:
+        """``rights.check`` from chat.rights: this user's rights may have just changed."""
+        if self.authorized:
+            await self.check_rights()
+
+    async def disconnect(self, code):
+        if getattr(self, "rights_watch", None) is not None:
+            self.rights_watch.cancel()
+        await super().disconnect(code)
 
     async def on_chatwatch(self, frame: protocol.ChatWatch):
         chat = await db(selectors.agent_chat)(frame.chat)

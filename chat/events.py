@@ -245,6 +245,20 @@ def publish_receipt(chat: Chat, seq: int, messages: list[Message]) -> None:
     _send_on_commit([visitor_group(chat.visitor_id)], hidden_frame(chat.public_id, seq))
 
 
+def agent_user_group(user_id: int) -> str:
+    """Every open console socket of one agent: told to check that user's rights again."""
+    return f"agent-{user_id}"
+
+
+RIGHTS_CHECK = "rights.check"
+
+
+def publish_rights_changed(user_ids: list[int]) -> None:
+    """The rights of these users may have changed: their sockets check again (not a frame)."""
+    message = {"type": RIGHTS_CHECK}
+    transaction.on_commit(lambda: _send([agent_user_group(pk) for pk in user_ids], message, False), robust=True)
+
+
 def publish_page_view(view: PageView, chat: Chat) -> None:
     _send_on_commit([chat_agents_group(chat.pk)], page_view_frame(view, chat.public_id))
 
