@@ -2,6 +2,7 @@
 of several processes sharing one Redis."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,22 +25,26 @@ def free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
-def server_env(db: dict, *, embed_origins: str = "*", channel_prefix: str | None = None) -> dict:
-    """The environment of a daphne serving the app on the test database (``db``: its settings)."""
+def server_env(db: dict, *, embed_origins: str = "*", channel_prefix: str | None = None,
+               redis_url: str | None = None, extra: dict | None = None) -> dict:
+    """The environment of a daphne serving the app on the test database (``db``: its settings),
+    on the Redis at ``redis_url`` (default: REDIS_URL), with ``extra`` settings on top."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SQLITE_PATH"}}
     if db["ENGINE"] == "django.db.backends.postgresql":
         auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
         env["DATABASE_URL"] = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     else:
         env["SQLITE_PATH"] = str(db["NAME"])
-    if REDIS_URL:
-        env["REDIS_URL"] = REDIS_URL
+    redis_url = redis_url or REDIS_URL
+    if redis_url:
+        env["REDIS_URL"] = redis_url
         env["CHANNEL_PREFIX"] = channel_prefix or f"live-{uuid.uuid4().hex[:8]}"
     # The test process's key: a session it makes (force_login) is then good on the servers too.
     env.update(DEBUG="0", SECRET_KEY=settings.SECRET_KEY, ALLOWED_HOSTS="127.0.0.1,localhost",
                CHAT_EMBED_ORIGINS=embed_origins, SERVE_STATIC="1", DEMO_SITE="1", PYTHONUNBUFFERED="1",
                # Clients resync by seq this often: a lost live event shows within seconds in a test.
                CHAT_RESYNC_SECONDS="2")
+    env.update(extra or {})
     return env
 
 
@@ -80,6 +85,16 @@ class LiveHelpdesk:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill: no socket is closed cleanly, nothing is flushed."""
+        if self.alive:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
 
     def restart(self) -> None:
         self.stop()
