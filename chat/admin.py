@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.shortcuts import redirect
 
+from . import services
 from .models import Chat, ChatSettings, Message, PageView, Visitor
-from .selectors import forget_cached_settings
 
 
 class MessageInline(admin.TabularInline):
@@ -68,4 +68,4 @@ class ChatSettingsAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        forget_cached_settings()
+        services.chat_settings_changed()

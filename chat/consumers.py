@@ -35,8 +35,13 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 # At most this often a socket's typing events reach the channel layer (the widget sends fewer).
 TYPING_INTERVAL = 0.25
+# How long a socket keeps the service's verdict on its typing in a chat, unless the chat changes first.
+TYPING_RIGHT_SECONDS = 2.0
 # An agent socket's rights are read again at least this often, and before any frame when older.
 RIGHTS_CACHE_SECONDS = 5
+# One resume answer sends at most about this much of messages (then ``more``): well under the bytes a
+# socket may have waiting (CHAT_SOCKET_MAX_QUEUED_BYTES), so that a client that reads is never cut.
+RESUME_MAX_BYTES = 256 * 1024
 # Frames received and not handled yet; past this a frame is refused (``rate_limited``), not queued.
 MAX_WAITING_FRAMES = 100
 RETRY_AFTER_SECONDS = 1
@@ -54,6 +59,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.base_send = send
         self.groups = []  # the groups this socket belongs in, joined or (while degraded) to join
+        self.typing_rights: dict[str, tuple[float, object]] = {}  # chat ID -> (until, TypingRight or ChatError)
         self.closed = False
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.worker: asyncio.Task | None = None
@@ -129,8 +135,11 @@ class FrameConsumer(AsyncWebsocketConsumer):
         """Raise ``ProtocolError`` if this frame cannot be taken yet."""
 
     async def send_frame(self, frame: dict) -> None:
+        await self.send_text(json.dumps(frame, separators=(",", ":")))
+
+    async def send_text(self, text: str) -> None:
         if not self.closed:
-            await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+            await self.send(text_data=text)
 
     async def call_service(self, func, /, **kwargs):
         """Run a service; the broadcasts it commits go out from the event loop once it returns."""
@@ -150,11 +159,31 @@ class FrameConsumer(AsyncWebsocketConsumer):
             self.typing.cancel()
         await self.leave_all()
 
+    # --- typing: the service's verdict, kept for a moment ---
+
+    async def typing_right(self, chat: str, check, **kwargs):
+        """The service's answer to "may this socket's typing go to this chat, and how", asked again
+        after TYPING_RIGHT_SECONDS or as soon as the chat's state changes (drafts come twice a second:
+        not every one is worth a trip to the database). A refusal is kept as long."""
+        now = asyncio.get_running_loop().time()
+        known = self.typing_rights.get(chat)
+        if known is None or known[0] <= now:
+            try:
+                known = (now + TYPING_RIGHT_SECONDS, await db(check)(**kwargs))
+            except ChatError as refused:
+                known = (now + TYPING_RIGHT_SECONDS, refused)
+            self.typing_rights[chat] = known
+        if isinstance(known[1], ChatError):
+            raise known[1]
+        return known[1]
+
     # --- live events ---
 
     async def frame_forward(self, event: dict) -> None:
         """A live event for this socket, as JSON text. Not sent back to the socket whose request
         made it (``skip``): that one has its answer already."""
+        if "state_of" in event:
+            self.typing_rights.pop(event["state_of"], None)
         if self.closed or (event.get("skip") == self.channel_name and self.channel_name is not None):
             return
         await self.send(text_data=event["text"])
@@ -197,13 +226,18 @@ class FrameConsumer(AsyncWebsocketConsumer):
         page = await db(selectors.chat_history)(chat, after_seq, for_agent=for_agent)
         if for_agent:
             await self.send_frame(events.pages_frame(chat.public_id, page.journey))
-        for message in page.messages:
-            await self.send_frame(events.message_frame(message, chat.public_id))
-        if page.receipts:
-            await self.send_frame(events.receipt_frame(
-                chat.public_id, max(m.receipt_seq for m in page.receipts), page.receipts
-            ))
-        await self.send_frame(events.resumed(chat.public_id, page.up_to, more=page.more))
+        up_to, more, sent = page.up_to, page.more, 0
+        for index, message in enumerate(page.messages):
+            if sent >= RESUME_MAX_BYTES:  # the rest in the next answer, asked for from the last one sent
+                up_to, more = page.messages[index - 1].seq, True
+                break
+            text = json.dumps(events.message_frame(message, chat.public_id), separators=(",", ":"))
+            await self.send_text(text)
+            sent += len(text)
+        receipts = [m for m in page.receipts if m.receipt_seq <= up_to]
+        if receipts:
+            await self.send_frame(events.receipt_frame(chat.public_id, max(m.receipt_seq for m in receipts), receipts))
+        await self.send_frame(events.resumed(chat.public_id, up_to, more=more))
 
     async def on_ping(self, frame):
         await self.send_frame(events.pong())
@@ -218,7 +252,6 @@ class VisitorConsumer(FrameConsumer):
     async def connect(self):
         self.visitor = None
         self.chats: dict[str, int] = {}  # chats this socket has shown to be the visitor's: chat ID -> pk
-        self.typing_preview = True
         self.typing = LatestOnly(self._send_typing, TYPING_INTERVAL)
         await self.accept()
 
@@ -239,12 +272,13 @@ class VisitorConsumer(FrameConsumer):
             visitor, token = await self.call_service(services.visitor_register, language=frame.language)
         self.visitor = visitor
         await self.join(events.visitor_group(visitor.pk))
-        chat, departments, self.typing_preview = await db(selectors.visitor_start_state)(visitor.pk)
+        await self.join(events.VISITORS_GROUP)
+        chat, departments, typing_preview = await db(selectors.visitor_start_state)(visitor.pk)
         if chat is not None:
             await self.enter_chat(chat.public_id, chat.pk)
         self.greeted = True
         await self.send_frame(events.welcome(token=token, visitor=visitor, departments=departments, chat=chat,
-                                             typing_preview=self.typing_preview, live=self.link.state))
+                                             typing_preview=typing_preview, live=self.link.state))
 
     async def on_chatstart(self, frame: protocol.ChatStart):
         result = await self.call_service(services.chat_start,
@@ -298,12 +332,12 @@ class VisitorConsumer(FrameConsumer):
             await self.send_history(chat, 0, events.chat_frame_for_visitor(chat))
 
     async def on_visitortyping(self, frame: protocol.VisitorTyping):
-        """Forwarded to the chat's agents without touching the database, coalesced."""
-        chat_pk = self.chats.get(frame.chat)
-        if chat_pk is None:
-            raise NotFound("No such chat.")
-        text = frame.text if self.typing_preview else (None if frame.text else "")
-        await self.typing.push((chat_pk, frame.chat, text))
+        """Checked by the service (their chat, not ended, the preview setting as it is now), forwarded
+        to the chat's agents, coalesced, never stored."""
+        right = await self.typing_right(frame.chat, services.typing_check_visitor,
+                                        visitor_id=self.visitor.pk, chat_public_id=frame.chat)
+        text = frame.text if right.preview else (None if frame.text else "")
+        await self.typing.push((right.chat_pk, frame.chat, text))
 
     async def _send_typing(self, value) -> None:
         chat_pk, chat_public_id, text = value
@@ -433,11 +467,11 @@ class AgentConsumer(FrameConsumer):
         await self.send_frame(events.chat_frame_for_agent(chat))
 
     async def on_agenttyping(self, frame: protocol.AgentTyping):
-        """Tells the visitor an agent is typing; never the text. Coalesced, not stored."""
-        watched = self.watched.get(frame.chat)
-        if watched is None:
-            raise NotFound("Open the chat first.")
-        await self.typing.push((watched[1], frame.chat, frame.active))
+        """Tells the visitor an agent is typing, if this agent answers the chat; never the text.
+        Coalesced, not stored."""
+        right = await self.typing_right(frame.chat, services.typing_check_agent,
+                                        agent=self.user, chat_public_id=frame.chat)
+        await self.typing.push((right.visitor_id, frame.chat, frame.active))
 
     async def _send_typing(self, value) -> None:
         visitor_id, chat_public_id, active = value

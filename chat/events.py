@@ -235,8 +235,8 @@ def publish_chat_changed(chat: Chat) -> None:
     # Not to the visitor socket whose request made the change: it is answered with the chat directly.
     _send_on_commit([visitor_group(chat.visitor_id)], chat_frame_for_visitor(chat),
                     join={"group": chat_group(chat.pk), "chat": chat.public_id, "chat_pk": chat.pk},
-                    skip_sender=True)
-    _send_on_commit([chat_agents_group(chat.pk), AGENTS_GROUP], chat_frame_for_agent(chat))
+                    skip_sender=True, state_of=chat.public_id)
+    _send_on_commit([chat_agents_group(chat.pk), AGENTS_GROUP], chat_frame_for_agent(chat), state_of=chat.public_id)
 
 
 def publish_receipt(chat: Chat, seq: int, messages: list[Message]) -> None:
@@ -259,6 +259,18 @@ def publish_rights_changed(user_ids: list[int]) -> None:
     transaction.on_commit(lambda: _send([agent_user_group(pk) for pk in user_ids], message, False), robust=True)
 
 
+VISITORS_GROUP = "visitors"
+
+
+def settings_frame(*, typing_preview: bool) -> dict:
+    return {"type": "settings", "typing_preview": typing_preview}
+
+
+def publish_settings(*, typing_preview: bool) -> None:
+    """To every open widget: the admin changed what visitors are told (the typing preview)."""
+    _send_on_commit([VISITORS_GROUP], settings_frame(typing_preview=typing_preview))
+
+
 def publish_page_view(view: PageView, chat: Chat) -> None:
     _send_on_commit([chat_agents_group(chat.pk)], page_view_frame(view, chat.public_id))
 
@@ -277,13 +289,16 @@ async def _send_now(groups: list[str], frame: dict) -> None:
     await _send_all([(group, message) for group in groups])
 
 
-def _send_on_commit(groups: list[str], frame: dict, *, join: dict | None = None, skip_sender: bool = False) -> None:
+def _send_on_commit(groups: list[str], frame: dict, *, join: dict | None = None, skip_sender: bool = False,
+                    state_of: str | None = None) -> None:
     """The channel-layer message is ``frame.forward`` with the frame's JSON text, encoded once for
     every receiver; ``join`` asks visitor sockets to join a chat's group first, ``skip`` names the
     sending socket that has its answer already."""
     message = {"type": FORWARD, "text": json.dumps(frame, separators=(",", ":"))}
     if join:
         message["join"] = join
+    if state_of:  # the chat's state changed: sockets forget what they concluded from it (typing)
+        message["state_of"] = state_of
     transaction.on_commit(lambda: _send(groups, message, skip_sender), robust=True)
 
 

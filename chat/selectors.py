@@ -13,7 +13,7 @@ from .models import Chat, ChatSettings, Message, PageView, Visitor, hash_token
 RESUME_LIMIT = 1000  # rows per resume answer; a client with more to catch up asks again
 JOURNEY_BEFORE_CHAT = timedelta(hours=24)
 JOURNEY_LIMIT = 100
-SETTINGS_CACHE_SECONDS = 10
+SETTINGS_CACHE_SECONDS = 3  # how soon another process sees an admin's change
 TYPING_PREVIEW_CACHE_KEY = "chat:typing_preview"
 
 

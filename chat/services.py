@@ -20,7 +20,7 @@ from django.utils import timezone
 from tickets import services as ticket_services
 from tickets.models import Department
 
-from . import events, message_log, rendering
+from . import events, message_log, rendering, selectors
 from .errors import ChatClosed, Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
 from .models import Chat, Message, PageView, Visitor, hash_token
 
@@ -386,3 +386,45 @@ def page_view_record(*, visitor_id: int, url: str, title: str = "") -> PageView 
     if chat is not None:
         events.publish_page_view(view, chat)
     return view
+
+
+# --- Typing: checked like every action, forwarded without being stored ------------------------------
+
+
+@dataclass(frozen=True)
+class TypingRight:
+    """May this socket's typing reach the other side of this chat now, and how: ``preview`` says
+    whether agents may see a visitor's draft text (the admin's setting, as it is now)."""
+
+    chat_pk: int
+    visitor_id: int
+    preview: bool
+
+
+def _typing_chat(query, chat_public_id: str) -> dict:
+    chat = query.filter(public_id=chat_public_id).values("pk", "status", "visitor_id", "agent_id").first()
+    if chat is None:
+        raise NotFound("No such chat.")
+    if chat["status"] == Chat.Status.ENDED:
+        raise ChatClosed("This chat has ended.")
+    return chat
+
+
+def typing_check_visitor(*, visitor_id: int, chat_public_id: str) -> TypingRight:
+    """A visitor's draft: their own chat, not ended."""
+    chat = _typing_chat(Chat.objects.filter(visitor_id=visitor_id), chat_public_id)
+    return TypingRight(chat["pk"], chat["visitor_id"], selectors.typing_preview_enabled())
+
+
+def typing_check_agent(*, agent: AbstractBaseUser, chat_public_id: str) -> TypingRight:
+    """"Agent is typing…": only the agent the chat is assigned to, and only while it is active."""
+    chat = _typing_chat(Chat.objects.all(), chat_public_id)
+    if chat["status"] != Chat.Status.ACTIVE or chat["agent_id"] != agent.pk:
+        raise NotAllowed("Only the agent answering this chat is shown typing.")
+    return TypingRight(chat["pk"], chat["visitor_id"], False)
+
+
+def chat_settings_changed() -> None:
+    """An admin saved the chat settings: every process reads them again and open widgets are told."""
+    selectors.forget_cached_settings()
+    events.publish_settings(typing_preview=selectors.typing_preview_enabled())

@@ -84,6 +84,33 @@ async def test_resumed_covers_up_to_last_seq_and_says_when_more_follows(layer, m
     await visitor.close()
 
 
+async def test_a_resume_answer_is_bounded_in_bytes_too(layer, monkeypatch):
+    """A page of long messages stops well before a socket's cap on unsent bytes (close 4408), and says
+    ``more``: a client that reads is never cut for asking."""
+    from chat import consumers
+
+    monkeypatch.setattr(consumers, "RESUME_MAX_BYTES", 12_000)
+    agent, visitor, chat, welcome = await _chatting()
+    for n in range(6):
+        await visitor.send({"type": "message.send", "chat": chat["id"], "client_id": f"long-{n}", "text": "x" * 5000})
+        await visitor.expect("message.ack", **{"message.client_id": f"long-{n}"})
+    again, _ = await live.visitor(welcome["token"])
+    after, pages = 0, []
+    while True:
+        await again.send({"type": "resume", "chat": chat["id"], "after_seq": after})
+        resumed = await again.expect("resumed")
+        pages.append(resumed["last_seq"])
+        after = resumed["last_seq"]
+        if not resumed["more"]:
+            break
+    got = [f["message"]["seq"] for f in again.seen if f["type"] == "message"]
+    assert got == list(range(1, 9)), "every message once, in order, across the pages"
+    assert len(pages) >= 2 and pages[0] < 8 and pages[-1] == 8
+    await again.close()
+    await agent.close()
+    await visitor.close()
+
+
 async def test_a_resend_is_answered_and_broadcast_again(layer):
     """The repair of a lost broadcast: the sender does not know its message never reached the others,
     so its resend goes out again; the others drop a seq they have."""

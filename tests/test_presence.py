@@ -1,5 +1,6 @@
 """Typing preview, read receipts and page views: services, and consumers on both channel layers."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -310,4 +311,73 @@ async def test_a_flood_of_page_views_is_refused_with_an_error(layer):
     assert error["code"] == "rate_limited"
     count = await database_sync_to_async(PageView.objects.count)()
     assert count == services.PAGE_VIEWS_PER_MINUTE
+    await visitor.close()
+
+
+# --- Typing goes through the services' checks ------------------------------------------------------
+
+
+@pytest_mark_live
+async def test_only_the_agent_answering_the_chat_is_shown_typing(layer):
+    agent, visitor, chat, _ = await _chatting()
+    watcher, _ = await live.agent(await database_sync_to_async(AgentFactory)(first_name="Other"))
+    await watcher.send({"type": "chat.watch", "chat": chat["id"]})
+    await watcher.expect("resumed")
+    await watcher.send({"type": "typing", "chat": chat["id"], "active": True})
+    refused = await watcher.expect("error")
+    assert refused["code"] == "forbidden" and refused["frame"] == "typing"
+    # A marker from the right agent: the watcher's typing, had it gone out, would have come first.
+    await agent.send({"type": "typing", "chat": chat["id"], "active": True})
+    shown = await visitor.expect("agent.typing")
+    assert shown["agent_name"] == "Alex Agent"
+    assert visitor.count("agent.typing") == 1
+    await watcher.close()
+    await agent.close()
+    await visitor.close()
+
+
+@pytest_mark_live
+async def test_no_typing_is_forwarded_after_the_chat_ended(layer):
+    agent, visitor, chat, _ = await _chatting()
+    await visitor.send({"type": "typing", "chat": chat["id"], "text": "before the end"})
+    assert (await agent.expect("typing"))["text"] == "before the end"
+    await agent.send({"type": "chat.end", "chat": chat["id"]})
+    await visitor.expect("chat", **{"chat.status": "ended"})
+    await visitor.send({"type": "typing", "chat": chat["id"], "text": "after the end"})
+    assert (await visitor.expect("error"))["code"] == "chat_ended"
+    await agent.send({"type": "typing", "chat": chat["id"], "active": True})
+    assert (await agent.expect("error"))["code"] == "chat_ended"
+    await visitor.send({"type": "ping"})
+    await visitor.expect("pong")
+    await agent.send({"type": "ping"})
+    await agent.expect("pong")
+    assert "after the end" not in str(agent.seen)
+    assert visitor.count("agent.typing") == 0
+    await agent.close()
+    await visitor.close()
+
+
+@pytest_mark_live
+async def test_turning_the_preview_off_reaches_connected_widgets_within_seconds(layer):
+    agent, visitor, chat, welcome = await _chatting()
+    assert welcome["typing_preview"] is True
+    await visitor.send({"type": "typing", "chat": chat["id"], "text": "visible draft"})
+    assert (await agent.expect("typing"))["text"] == "visible draft"
+
+    def admin_turns_it_off():
+        ChatSettings.objects.update_or_create(pk=1, defaults={"typing_preview": False})
+        services.chat_settings_changed()
+
+    await database_sync_to_async(admin_turns_it_off)()
+    assert await visitor.expect("settings") == {"type": "settings", "typing_preview": False}
+    # The widget is told; and a client that goes on sending text has it withheld within seconds.
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        await visitor.send({"type": "typing", "chat": chat["id"], "text": "secret draft"})
+        draft = await agent.expect("typing")
+        if draft["text"] is None:
+            break
+        assert asyncio.get_running_loop().time() < deadline, "drafts still carried their text"
+        await asyncio.sleep(0.3)  # the widget's pace of drafts
+    await agent.close()
     await visitor.close()

@@ -854,6 +854,8 @@ function onFrame(frame) {
     case "page.view":
       return state.views.get(frame.chat)?.addPage(frame.view);
     case "error":
+      // "Is typing" is a courtesy: its refusal (the chat just ended or moved on) is not news.
+      if (frame.frame === "typing") return undefined;
       return showAlert(frame.message || "Something went wrong.");
     default:
       return undefined;

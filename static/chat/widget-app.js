@@ -151,12 +151,16 @@ function onFrame(frame) {
       return onResumed(frame);
     case "live":
       return onLive(frame.state);
+    case "settings":
+      // The admin changed the typing preview: say so to the visitor before they type again.
+      state.typingPreview = frame.typing_preview === true;
+      return renderPreviewNotice();
     case "agent.typing":
       return onAgentTyping(frame);
     case "error":
-      // Page views, receipts and resumes go in the background: their refusal is not the visitor's
-      // business (a refused resume counts as lost after 10 s, and the cursor asks again).
-      if (["page.view", "receipt", "resume"].includes(frame.frame)) return undefined;
+      // Page views, receipts, drafts and resumes go in the background: their refusal is not the
+      // visitor's business (a refused resume counts as lost after 10 s, and the cursor asks again).
+      if (["page.view", "receipt", "typing", "resume"].includes(frame.frame)) return undefined;
       return showAlert(frame.message || "Something went wrong.");
     default:
       return undefined;
