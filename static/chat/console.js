@@ -14,7 +14,7 @@
 
 import { LiveSocket, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN } from "./core/socket.js";
 import { Cursors } from "./core/cursor.js";
-import { messageEl, PendingMessages, nearBottom, scrollToEnd, sendOnEnter, textProblem, timeFormat } from "./core/messages.js";
+import { isolated, setIsolatedText, messageEl, PendingMessages, nearBottom, scrollToEnd, sendOnEnter, textProblem, timeFormat } from "./core/messages.js";
 
 const body = document.body;
 const USER_ID = Number(body.dataset.userId);
@@ -149,13 +149,13 @@ class ChatView {
     const c = this.chat;
     const f = this.fields;
     if (c) {
-      f.name.textContent = c.visitor?.name || "Visitor";
-      f.email.textContent = c.visitor?.email || "";
+      setIsolatedText(f.name, c.visitor?.name || "Visitor");
+      setIsolatedText(f.email, c.visitor?.email || "", "ltr");
       f.status.textContent = { queued: "Waiting", active: "Active", ended: "Ended" }[c.status] || c.status;
       f.status.dataset.status = c.status;
-      f.department.textContent = c.department || "—";
+      setIsolatedText(f.department, c.department || "—");
       f.ticket.textContent = c.ticket_ref || "—";
-      f.agent.textContent = c.agent_name || "—";
+      setIsolatedText(f.agent, c.agent_name || "—");
       f.started.textContent = c.started_at ? timeFormat.format(new Date(c.started_at)) : "—";
     }
     const status = c ? c.status : "";
@@ -177,7 +177,7 @@ class ChatView {
     if (!c) this.hint.textContent = "Loading…";
     else if (canReply) this.hint.textContent = "Enter sends, Shift+Enter adds a line. Markdown works.";
     else if (status === "ended") this.hint.textContent = "This chat has ended.";
-    else if (status === "active") this.hint.textContent = `${c.agent_name || "Another agent"} is answering this chat.`;
+    else if (status === "active") this.hint.replaceChildren(isolated(c.agent_name || "Another agent"), " is answering this chat.");
     else this.hint.textContent = "Accept this chat to reply";
     this.renderTab();
   }
@@ -230,7 +230,7 @@ class ChatView {
   renderTab() {
     if (!this.tab) return;
     const name = this.chat?.visitor?.name || this.id;
-    this.tab.label.textContent = name;
+    setIsolatedText(this.tab.label, name);
     this.tab.close.setAttribute("aria-label", `Close chat with ${name}`);
     this.tab.dot.dataset.status = this.chat ? this.chat.status : "";
     const active = state.active === this.id;
@@ -342,8 +342,8 @@ class ChatView {
     }
     const stick = this.nearBottom();
     const who = this.chat?.visitor?.name || "The visitor";
-    this.draftWho.textContent = text === null ? `${who} is typing…` : `${who} is typing:`;
-    this.draftText.textContent = text || "";
+    this.draftWho.replaceChildren(isolated(who), text === null ? " is typing…" : " is typing:");
+    setIsolatedText(this.draftText, text || "");
     this.draftText.hidden = text === null;
     this.draft.hidden = false;
     this.draftText.scrollTop = this.draftText.scrollHeight; // a long draft: show where they type
@@ -542,7 +542,7 @@ function pageViewEl(view) {
   const text = document.createElement("span");
   text.className = "hd-event__text";
   const title = document.createElement("strong");
-  title.textContent = view.title || "Untitled page";
+  setIsolatedText(title, view.title || "Untitled page");
   text.append("Viewing: ", title, " — ", pageLink(view.url, "hd-event__url"));
   const time = timeEl(view.at, timeFormat);
   time.className = "hd-event__time";
@@ -570,7 +570,7 @@ function pageItem(view, startedAt) {
   what.className = "hd-pages__what";
   const title = document.createElement("span");
   title.className = "hd-pages__title";
-  title.textContent = view.title || "Untitled page";
+  setIsolatedText(title, view.title || "Untitled page");
   what.append(title, pageLink(view.url, "hd-pages__url"));
   li.append(time, what);
   if (startedAt && at < Date.parse(startedAt)) {
@@ -593,7 +593,7 @@ function pageLink(url, className) {
   }
   const el = document.createElement(safe ? "a" : "span");
   el.className = className;
-  el.textContent = url;
+  setIsolatedText(el, url, "ltr"); // an address reads left to right, whatever is around it
   el.title = url; // cut short on screen when long
   if (safe) {
     el.href = url;
@@ -786,9 +786,10 @@ function sidebarItem(chat, kind) {
 function updateItem(li, chat, kind) {
   const visitor = chat.visitor?.name || "Visitor";
   li.classList.toggle("hd-item--current", state.active === chat.id);
-  li.querySelector(".hd-item__name").textContent = visitor;
+  setIsolatedText(li.querySelector(".hd-item__name"), visitor);
   const meta = kind === "queue" ? since(chat.started_at) : chat.id;
-  li.querySelector(".hd-item__meta").textContent = [chat.department, meta].filter(Boolean).join(" · ");
+  const parts = [chat.department, meta].filter(Boolean).map((part) => isolated(part));
+  li.querySelector(".hd-item__meta").replaceChildren(...parts.flatMap((part, i) => (i ? [" · ", part] : [part])));
   const unread = state.views.get(chat.id)?.unread || 0;
   const badge = li.querySelector(".hd-badge");
   badge.hidden = unread === 0;

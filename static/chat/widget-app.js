@@ -15,7 +15,7 @@
 
 import { LiveSocket, Coalescer, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED } from "./core/socket.js";
 import { Cursors } from "./core/cursor.js";
-import { messageEl, PendingMessages, nearBottom, scrollToEnd, sendOnEnter, textProblem } from "./core/messages.js";
+import { isolated, setIsolatedText, messageEl, PendingMessages, nearBottom, scrollToEnd, sendOnEnter, textProblem } from "./core/messages.js";
 
 const KEY_TOKEN = "hd.visitor.token";
 const KEY_CHAT = "hd.visitor.chat"; // {id, seenSeq} of the chat on screen
@@ -461,7 +461,7 @@ function onAgentTyping(frame) {
 function showAgentTyping(name) {
   const text = `${name} is typing…`;
   // The line is a live region: set the same text again and it would be read again.
-  if (ui.agentTyping.textContent !== text) ui.agentTyping.textContent = text;
+  if (ui.agentTyping.textContent !== text) ui.agentTyping.replaceChildren(isolated(name), " is typing…");
   clearTimeout(agentTypingTimer);
   agentTypingTimer = setTimeout(hideAgentTyping, AGENT_TYPING_TTL_MS);
 }
@@ -628,7 +628,7 @@ function renderHeader() {
       subtitle = "Thanks for chatting with us.";
     }
   }
-  ui.title.textContent = title;
+  setIsolatedText(ui.title, title); // an agent's name, in its own direction
   ui.subtitle.textContent = subtitle;
   ui.avatar.textContent = avatar;
   ui.avatar.classList.toggle("hd-avatar--icon", avatar === "");
@@ -637,10 +637,10 @@ function renderHeader() {
   ui.chatbar.hidden = state.view !== "chat";
   ui.end.hidden = !(chat && chat.status !== "ended");
   const info = [];
-  if (chat && chat.department) info.push(chat.department);
+  if (chat && chat.department) info.push(isolated(chat.department));
   if (chat) info.push(`Chat ${chat.id}`);
   else info.push("Starting your chat…");
-  ui.chatbarInfo.textContent = info.join(" · ");
+  ui.chatbarInfo.replaceChildren(...info.flatMap((part, i) => (i ? [" · ", part] : [part])));
 }
 
 function initials(name) {

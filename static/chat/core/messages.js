@@ -41,15 +41,32 @@ function other(author) {
 function htmlEl(tag, className, html) {
   const el = document.createElement(tag);
   el.className = className;
+  el.dir = "auto"; // its own direction, isolated: a right-to-left override inside stays inside
   el.innerHTML = html; // sanitised by the server
   return el;
 }
 
-function nameEl(name) {
-  const el = document.createElement("span");
-  el.className = "hd-msg__name";
-  el.textContent = name;
+/**
+ * Text from people (names, titles, drafts) in an element of its own direction, isolated from what
+ * is around it (the browser gives [dir] elements unicode-bidi: isolate): an override character in a
+ * page title cannot turn the address after it around. `dir` "ltr" for addresses and emails.
+ */
+export function isolated(text, { tag = "bdi", className = "", dir = "auto" } = {}) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  el.dir = dir;
+  el.textContent = text;
   return el;
+}
+
+/** Set the text of an element that shows text from people, isolating its direction. */
+export function setIsolatedText(el, text, dir = "auto") {
+  el.dir = dir;
+  el.textContent = text;
+}
+
+function nameEl(name) {
+  return isolated(name, { tag: "span", className: "hd-msg__name" });
 }
 
 /** The line under a bubble: its time (empty without one). The console adds the receipt tick here. */
@@ -75,6 +92,7 @@ function pendingEl(frame, author) {
   li.dataset.clientId = frame.client_id;
   const bubble = document.createElement("div");
   bubble.className = "hd-msg__bubble hd-msg__bubble--text"; // plain text: keeps the typed line breaks
+  bubble.dir = "auto";
   bubble.textContent = frame.text;
   const status = document.createElement("span");
   status.className = "hd-msg__meta hd-msg__status";
