@@ -147,6 +147,9 @@ class Cursor:
         self.level = 0
         self.above: set[int] = set()
         self.resume_at: float | None = None  # when the resume in flight was sent
+        # The last_seq of the ``chat`` frame that opened the answer in flight: events up to it may be the
+        # answer's; those above it, and any before the answer opened, came live.
+        self.answer_bound: int | None = None
         self.last_resync = now()
         self.again = False  # a resync was wanted while one was in flight
         self.chat_last_seq = 0  # the highest ``chat.last_seq`` seen
@@ -251,6 +254,9 @@ class Client:
         self.states: dict[str, dict] = {}
         self.log: list[Applied] = []
         self.applied_ids: dict[str, set[str]] = {}  # chat -> client_ids of the messages applied
+        # Every message frame that came, applied or dropped: a seq that came once, in a resume answer,
+        # never came live; one that came twice came live too (and again by a resume).
+        self.message_frames: Counter = Counter()  # (chat, seq) -> frames
         self.outbox: deque[Outgoing] = deque()
         self.items: list[Outgoing] = []  # every message ever queued, in order
         self.in_flight: Outgoing | None = None
@@ -356,7 +362,7 @@ class Client:
         self.in_flight = None
         self.retry_at = 0.0
         for cursor in self.cursors.values():
-            cursor.resume_at = None
+            cursor.resume_at = cursor.answer_bound = None
             cursor.again = False
         self.hub.changed()
         try:
@@ -505,6 +511,8 @@ class Client:
         cursor = self.cursors.get(chat_id)
         if cursor is None:
             return
+        if cursor.resume_at is not None and cursor.answer_bound is None:
+            cursor.answer_bound = chat.get("last_seq") or 0  # a resume answer opens with the chat's state
         self._record("chat", chat_id, None, conn, chat)
         cursor.chat_last_seq = max(cursor.chat_last_seq, chat.get("last_seq") or 0)
         if cursor.chat_last_seq > cursor.level and cursor.resume_at is None:
@@ -515,6 +523,7 @@ class Client:
         if cursor is None:
             return
         seq = message["seq"]
+        self.message_frames[chat, seq] += 1
         if cursor.has(seq):
             self.dropped += 1
             if self.role == "agent" and any(message.get(f) for f in RECEIPT_FIELDS):
@@ -562,7 +571,7 @@ class Client:
             return
         if cursor.resume_at is not None:
             cursor.answer_times.append(now() - cursor.resume_at)
-        cursor.resume_at = None
+        cursor.resume_at = cursor.answer_bound = None
         cursor.resumes_answered += 1
         cursor.level_up(frame["last_seq"])
         if frame.get("more") or cursor.hole or cursor.again or cursor.chat_last_seq > cursor.level:
@@ -582,14 +591,17 @@ class Client:
                 self.outbox.popleft()
                 await self._pump()
         elif about in ("resume", "chat.watch") and frame.get("chat") in self.cursors:
-            self.cursors[frame["chat"]].resume_at = None  # asked again on the timer
+            cursor = self.cursors[frame["chat"]]
+            cursor.resume_at = cursor.answer_bound = None  # the timer asks again
         elif about == "hello" or not self.ready:
             self.abort()  # not greeted: connect again
 
     def _record(self, kind, chat, seq, conn, body, via=None) -> None:
         if via is None:
             cursor = self.cursors.get(chat)
-            via = "resume" if cursor is not None and cursor.resume_at is not None else "live"
+            in_answer = (cursor is not None and cursor.resume_at is not None and cursor.answer_bound is not None
+                         and (seq is None or seq <= cursor.answer_bound))
+            via = "resume" if in_answer else "live"
         event = Applied(kind=kind, chat=chat, seq=seq, via=via, at=now(), conn=conn.number, body=body)
         if kind == "message":
             event.client_id, event.author = body.get("client_id"), body.get("author")
@@ -616,6 +628,7 @@ class Client:
     async def _resume(self, cursor: Cursor, reason: str) -> None:
         cursor.reasons[reason] += 1
         cursor.resume_at = cursor.last_resync = now()
+        cursor.answer_bound = None
         cursor.again = False
         cursor.resumes_sent += 1
         kind = "resume" if self.role == "visitor" else "chat.watch"

@@ -9,8 +9,9 @@ other client applied them, live or by resume:
   client_id applied with another seq than the sender's ack said;
 - out of order: applied messages of the sender, taken in seq order, whose send order goes back.
 
-*Recovery* is the time from the later of the fault's end and the last message queued to the last
-message received: how long the receivers needed, once nothing more was broken or sent.
+*Recovery* is the longest a message took to reach its receiver once both the fault had ended and
+the message was acked: for a message acked during the fault, from the fault's end; for one acked
+after it, from its ack. The backlog of a sender's outbox is not counted, what the fault delayed is.
 """
 
 import statistics
@@ -32,7 +33,7 @@ class FlowCount:
     out_of_order: int
     last_received: float | None
     via: Counter
-    last_queued: float | None
+    arrivals: list[tuple[float, float]]  # (acked, first applied by the receiver) of each message received
 
     def line(self) -> str:
         refused = f" refused={[(i.client_id, i.refused.get('code')) for i in self.refused][:3]}" if self.refused else ""
@@ -53,6 +54,11 @@ def count_flow(label: str, sender: Client, receiver: Client, chat: str, tag: str
         per_seq[event.seq] += 1
     duplicated = (sum(len(set(s)) - 1 for s in seqs.values()) + sum(n - 1 for n in per_seq.values())
                   + sum(1 for cid, s in seqs.items() if cid in acked_seq and acked_seq[cid] not in s))
+    first_applied: dict[str, float] = {}
+    for event in applied:
+        first_applied.setdefault(event.client_id, event.at)
+    arrivals = [(i.acked, first_applied[i.client_id]) for i in items
+                if i.acked is not None and i.client_id in first_applied]
     out_of_order, highest = 0, -1
     seen = set()
     for event in sorted(applied, key=lambda e: e.seq):
@@ -68,7 +74,7 @@ def count_flow(label: str, sender: Client, receiver: Client, chat: str, tag: str
         received=len(seqs), lost=[i.client_id for i in items if i.client_id not in seqs and not i.refused],
         duplicated=duplicated,
         out_of_order=out_of_order, last_received=max((e.at for e in applied), default=None),
-        via=Counter(e.via for e in applied), last_queued=max((i.enqueued for i in items), default=None),
+        via=Counter(e.via for e in applied), arrivals=arrivals,
     )
 
 
@@ -119,6 +125,13 @@ class Drill:
             self.starts[client.name] = (rebuild(client.states.get(self.chat) or {"chat": None, "messages": {}},
                                                 client.role, []), len(client.log))
 
+    def missed_live(self, receiver: Client, tag: str) -> list[tuple[int, str]]:
+        """(seq, client_id) of the messages with ``tag`` that ``receiver`` got only by a resume: their one
+        frame came inside a resume answer, within its range (a live frame that came too makes two)."""
+        return [(e.seq, e.client_id) for e in receiver.applied_messages(self.chat)
+                if (e.client_id or "").startswith(tag) and e.via == "resume"
+                and receiver.message_frames[self.chat, e.seq] == 1]
+
     def ack_latencies(self) -> list[float]:
         """Send to ack of every drill message (from its first send, retries included)."""
         senders = {(id(s), tag): s for _, s, _, tag in self.flows}
@@ -126,11 +139,10 @@ class Drill:
                 if i.client_id.startswith(tag) and i.latency is not None]
 
     def recovery(self, counts: list[FlowCount]) -> float | None:
-        received = [c.last_received for c in counts if c.last_received is not None]
-        queued = [c.last_queued for c in counts if c.last_queued is not None]
-        if not received or self.fault_end is None:
+        if self.fault_end is None:
             return None
-        return max(received) - max([self.fault_end, *queued])
+        delays = [received - max(self.fault_end, acked) for c in counts for acked, received in c.arrivals]
+        return max([0.0, *delays])
 
     def summary(self) -> str:
         counts = self.counts()
