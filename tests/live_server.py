@@ -51,17 +51,17 @@ def server_env(db: dict, *, embed_origins: str = "*", channel_prefix: str | None
 class LiveHelpdesk:
     """daphne serving the app on a fixed port; ``restart()`` drops every socket, as a deploy would."""
 
-    def __init__(self, env: dict, log: Path):
+    def __init__(self, env: dict, log: Path, args: tuple[str, ...] = ()):
         self.port = free_port("127.0.0.1")
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env, self.log = env, log
+        self.env, self.log, self.args = env, log, args  # args: daphne's own options
         self.process = None
 
     def start(self) -> None:
         daphne = Path(sys.executable).with_name("daphne")
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [str(daphne), "-b", "127.0.0.1", "-p", str(self.port), "helpdesk.asgi:application"],
+                [str(daphne), "-b", "127.0.0.1", "-p", str(self.port), *self.args, "helpdesk.asgi:application"],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 30

@@ -10,9 +10,15 @@ from tests.conftest import require
 
 from .harness import REDIS_SERVER, Fleet, RedisServer, redis_server_installed
 
-# The drills run the product's own settings (the slow reader's cap and grace among them), but for
-# those server_env sets for every live-server test (CHAT_RESYNC_SECONDS=2).
-SERVER_SETTINGS: dict = {}
+# The drills run the product's own settings (the slow reader's cap among them), but for those
+# server_env sets for every live-server test (CHAT_RESYNC_SECONDS=2), and two waits that bound how long
+# a reader may stop reading: the slow-reader drill stops reading while 2,000 messages pass, which takes
+# ~25 s on two quiet cores and over a minute on busy ones. Past the cap the server closes with 4408
+# and drops the connection CHAT_SOCKET_CLOSE_GRACE_SECONDS later (product: 30 s); daphne drops one that
+# answers no ping for --ping-timeout (daphne: 30 s after a ping sent every 20 s). Either way the
+# reader would see a reset instead of the 4408 it is to see once it reads again.
+SERVER_SETTINGS = {"CHAT_SOCKET_CLOSE_GRACE_SECONDS": "150"}
+DAPHNE_ARGS = ("--ping-timeout", "150")
 
 
 @pytest.fixture(scope="package")
@@ -24,7 +30,7 @@ def _fleet(django_db_setup, tmp_path_factory):
     logs = tmp_path_factory.mktemp("faults")
     redis = RedisServer(logs / "redis.log")
     redis.start()
-    fleet = Fleet(connection.settings_dict, redis, logs, extra=SERVER_SETTINGS)
+    fleet = Fleet(connection.settings_dict, redis, logs, extra=SERVER_SETTINGS, daphne_args=DAPHNE_ARGS)
     try:
         fleet.ensure()
         yield fleet

@@ -76,10 +76,11 @@ class RedisServer:
 class Fleet:
     """Two daphne processes of the app sharing the test database and ``redis``."""
 
-    def __init__(self, db: dict, redis: RedisServer, logs: Path, extra: dict | None = None):
+    def __init__(self, db: dict, redis: RedisServer, logs: Path, extra: dict | None = None,
+                 daphne_args: tuple[str, ...] = ()):
         self.redis = redis
         env = server_env(db, redis_url=redis.url, channel_prefix=f"faults-{uuid.uuid4().hex[:8]}", extra=extra)
-        self.servers = [LiveHelpdesk(env, logs / f"daphne-{i}.log") for i in range(2)]
+        self.servers = [LiveHelpdesk(env, logs / f"daphne-{i}.log", daphne_args) for i in range(2)]
 
     def __getitem__(self, index: int) -> LiveHelpdesk:
         return self.servers[index]
