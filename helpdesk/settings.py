@@ -9,6 +9,7 @@ processes can share.
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -31,18 +32,44 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-# Embedded default: development mode. Production sets DEBUG=0 and must then set SECRET_KEY.
-DEBUG = env_bool("DEBUG", True)
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# The embedded default is neither of them: one process on this machine, for trying and developing.
+embedded_default = not DATABASE_URL and not REDIS_URL
+
+# DEBUG only on the embedded default: as soon as a real database or Redis is named it is off unless
+# DEBUG=1 says otherwise (a developer's choice, which the app repeats at start: helpdesk/checks.py).
+DEBUG = env_bool("DEBUG", embedded_default)
+
+# With DEBUG off, a key that Django's own deploy check calls weak (security.W009: under 50 characters,
+# under 5 distinct ones, or startproject's "django-insecure-" prefix) is refused, not just warned of.
+make_a_key = "`python3 -c 'import secrets; print(secrets.token_urlsafe(50))'`"
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why ``key`` is too weak to sign sessions and password-reset links, or None."""
+    if key.startswith("django-insecure-"):
+        return "it starts with 'django-insecure-', the mark of the keys startproject writes"
+    if len(key) < 50:
+        return f"it is shorter than 50 characters (length {len(key)})"
+    if len(set(key)) < 5:
+        return f"it has fewer than 5 distinct characters ({len(set(key))})"
+    return None
+
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. With DEBUG off the helpdesk refuses to start without a secret key: "
-            "set SECRET_KEY to a long random string (for example the output of "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`)."
+            f"set SECRET_KEY to a long random string (for example the output of {make_a_key})."
         )
     SECRET_KEY = "insecure-embedded-default-only-for-development"
+elif not DEBUG and (weakness := secret_key_weakness(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak: {weakness}. With DEBUG off the helpdesk refuses to start with a weak "
+        f"secret key: set SECRET_KEY to a long random string (for example the output of {make_a_key})."
+    )
 
 # Embedded default: the local names of this machine.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -50,6 +77,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
+    "helpdesk",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -95,7 +123,6 @@ TEMPLATES = [
 # with psycopg's connection pool: opening a connection per message capped the server at a fifth of
 # its throughput (see shared DESIGN.md), and Django advises the backend pool over persistent
 # connections under ASGI.
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     # CONN_HEALTH_CHECKS: the pool checks a connection as it hands it out (one empty round trip), so
     # that one PostgreSQL closed or a terminated backend never reaches a request.
@@ -123,7 +150,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Embedded default: the in-memory layer (one process only) and Celery tasks run eagerly in-process.
 # REDIS_URL selects the channels-redis pub/sub layer (measured: half the CPU per message of the core
 # Redis layer and no loss in a flood) and Redis as the Celery broker.
-REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
 def deployment_prefix() -> str:
@@ -152,7 +178,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "UTC"
 
 # --- Email --------------------------------------------------------------------------------------
-# Embedded default: printed to the console. EMAIL_HOST selects SMTP.
+# Embedded default: printed to the console. EMAIL_HOST selects SMTP. With DEBUG off and no EMAIL_HOST,
+# password-reset links and transcripts would only reach the log: helpdesk/checks.py says so at start.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -207,6 +234,45 @@ DEMO_SITE = env_bool("DEMO_SITE", not DATABASE_URL)
 
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+
+# --- HTTPS ------------------------------------------------------------------------------------------
+# HTTPS=1 says browsers reach the helpdesk over https only (daphne's own TLS, or a TLS proxy in front):
+# session and CSRF cookies are then never sent over plain http, and browsers are told to come back
+# over https only (HSTS) for SECURE_HSTS_SECONDS, a year by default, the helpdesk's subdomains
+# included, and with consent to the browsers' preload list (both as `check --deploy` asks: a helpdesk
+# has a host of its own, help.example.com; at an apex domain turn both off). The CSP and every other
+# header are on regardless: helpdesk/security.py.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600) if HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+
+
+def proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto: https`` (the header a TLS proxy sets, and its value for https) as Django's
+    SECURE_PROXY_SSL_HEADER takes it: ``("HTTP_X_FORWARDED_PROTO", "https")``."""
+    if not value.strip():
+        return None
+    name, sep, expected = (part.strip() for part in value.partition(":"))
+    if not sep or not expected or not re.fullmatch(r"[A-Za-z0-9-]+", name):
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER={value!r} is not of the form `Header-Name: value`, "
+            "e.g. `X-Forwarded-Proto: https`."
+        )
+    return "HTTP_" + name.upper().replace("-", "_"), expected
+
+
+# Behind a TLS proxy: the header the proxy sets on requests that came over https. Only when every
+# request comes through that proxy and it sets or overwrites the header: anyone who can reach daphne
+# directly can send it.
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+# A plain-http request is redirected to https. By default only where the app can tell https from
+# http, that is, behind a proxy that says so (otherwise every request through a TLS proxy would look
+# like http and be redirected for ever); /healthz is left alone for load balancers' plain checks.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS and SECURE_PROXY_SSL_HEADER is not None)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 LOGGING = {
     "version": 1,

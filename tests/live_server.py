@@ -29,7 +29,8 @@ def server_env(db: dict, *, embed_origins: str = "*", channel_prefix: str | None
                redis_url: str | None = None, extra: dict | None = None) -> dict:
     """The environment of a daphne serving the app on the test database (``db``: its settings),
     on the Redis at ``redis_url`` (default: REDIS_URL), with ``extra`` settings on top."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SQLITE_PATH"}}
+    # The product's own settings module, not the test run's (tests/settings.py).
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SQLITE_PATH", "DJANGO_SETTINGS_MODULE"}}
     if db["ENGINE"] == "django.db.backends.postgresql":
         auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
         env["DATABASE_URL"] = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

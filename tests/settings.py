@@ -1,0 +1,15 @@
+"""The test run's settings: the product's own, read from the same environment, plus a strong
+SECRET_KEY when the environment has none.
+
+The suite runs like production (pytest-django turns DEBUG off, and with DATABASE_URL set it is off
+anyway), and the helpdesk refuses to start in production without a strong key. The key goes into the
+environment, so that the daphne processes the tests start (tests/live_server.py) and the commands
+they run sign sessions with it too.
+"""
+
+import os
+import secrets
+
+os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_urlsafe(48))
+
+from helpdesk.settings import *  # noqa: E402, F403
