@@ -9,11 +9,17 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from helpdesk import checks  # noqa: E402
+from helpdesk.security import StaticFilesHandler  # noqa: E402
 
-http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
+# Django's static handler, with nosniff, a CSP and the other headers every page gets.
+http_app = StaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
+
+# daphne runs no system checks: say here what `manage.py check` would (DEBUG on a real database,
+# no SMTP in production).
+checks.log_at_start()
 
 from helpdesk import backpressure  # noqa: E402
 
