@@ -1,5 +1,11 @@
-"""Create the demo logins and departments for the embedded default, and print the logins."""
+"""Create the demo logins and departments for the embedded default, and print the logins.
 
+Only on the embedded default: ``make run`` runs this before serving, and on a real database (DATABASE_URL
+or REDIS_URL set) ``admin``/``admin`` would be a login anyone could guess. There it says why it does
+nothing and succeeds, so that ``make run`` goes on to serve.
+"""
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -17,6 +23,15 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the app will be served.")
 
     def handle(self, *args, **options):
+        services = [name for name in ("DATABASE_URL", "REDIS_URL") if getattr(settings, name, "")]
+        if services:
+            self.stdout.write(self.style.WARNING(
+                f"No demo logins or departments: {' and '.join(services)} "
+                f"{'is' if len(services) == 1 else 'are'} set, so this is not the embedded default, and "
+                "admin/admin and agent/agent would be logins anyone could guess. Make your own: "
+                "`manage.py createsuperuser`, then add agents to the Agents group in Django admin."
+            ))
+            return
         url = options["url"].rstrip("/")
         User = get_user_model()
         ensure_agents_group()
