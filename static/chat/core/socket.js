@@ -20,7 +20,8 @@ const FELL_BEHIND_AGAIN_MS = 10000; // a second 4408 within this backs off as an
 
 /**
  * JSON over localStorage or sessionStorage that never throws: storage can be disabled (private
- * modes, third-party iframes with blocked storage). Then values live in memory for this page.
+ * modes, third-party iframes with blocked storage). Then values live in memory for this page, and
+ * `persistent` is false (the widget then asks the host page to keep them: core/hoststore.js).
  */
 export function jsonStorage(kind = "local") {
   let backend = null;
@@ -34,6 +35,7 @@ export function jsonStorage(kind = "local") {
   }
   const memory = new Map();
   return {
+    persistent: backend !== null,
     get(key, fallback = null) {
       try {
         const raw = backend ? backend.getItem(key) : memory.get(key);
