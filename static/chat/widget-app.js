@@ -2,6 +2,9 @@
 //
 // It speaks only the visitor protocol (docs/protocol.md) through LiveSocket, and talks to the host
 // page only by postMessage with the host's origin (see widget.js for the message list).
+// The visitor's token, chat, open state and outbox are kept in this iframe's localStorage; where the
+// browser refuses it, in the host page's storage through the loader (core/hoststore.js), asked for
+// before anything else so that the first hello already carries the token.
 // Text from people is shown with textContent; only server-sanitised `html` is inserted as HTML.
 //
 // Presence: the visitor's draft goes to the agents as they type (coalesced; without its text when
@@ -15,6 +18,7 @@
 
 import { LiveSocket, Coalescer, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED } from "./core/socket.js";
 import { Cursors } from "./core/cursor.js";
+import { openHostStorage } from "./core/hoststore.js";
 import { isolated, setIsolatedText, messageEl, PendingMessages, nearBottom, scrollToEnd, sendOnEnter, textProblem } from "./core/messages.js";
 
 const KEY_TOKEN = "hd.visitor.token";
@@ -34,9 +38,9 @@ const RECEIPT_GAP_MS = 500;
 const AGENT_TYPING_TTL_MS = 6000; // hide "is typing…" when no word came for this long
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-const store = jsonStorage("local");
 const HOST = document.body.dataset.hostOrigin || "";
 const EMBEDDED = HOST !== "" && window.parent !== window;
+const store = await visitorStorage();
 const MAX_CHARS = Number(document.body.dataset.maxChars) || 5000;
 // Live delivery is at-most-once: while connected, ask for missed events this often (0: never).
 const RESYNC_MS = Number(document.body.dataset.resyncMs ?? 20000);
@@ -113,6 +117,16 @@ const socket = new LiveSocket({
   onAuthClose,
   onStatus,
 });
+
+/**
+ * This iframe's localStorage; where it is refused (third-party storage blocked), the host page's,
+ * through the loader; where no loader answers in time, memory for this page only.
+ */
+async function visitorStorage() {
+  const own = jsonStorage("local");
+  if (own.persistent || !EMBEDDED) return own;
+  return (await openHostStorage({ win: window, parent: window.parent, origin: HOST })) || own;
+}
 
 // --- Socket callbacks ----------------------------------------------------------------------------
 

@@ -4,18 +4,32 @@
  *   <script src="https://helpdesk.example.com/static/chat/widget.js" async></script>
  *
  * It adds a launcher button and the chat iframe (served by the helpdesk, so the visitor's token and
- * socket live on the helpdesk's origin, not on your site). The iframe is created at once and only
- * hidden while closed, so the chat keeps running and can count unread replies.
+ * socket live on the helpdesk's origin, not on your site, unless the browser refuses the iframe its
+ * storage: see "Storage bridge" below). The iframe is created at once and only hidden while closed,
+ * so the chat keeps running and can count unread replies.
  *
  * Host page <-> iframe messages (postMessage, always with the helpdesk origin as target, and only
  * accepted from that origin and that iframe):
  *   iframe -> host  {type: "hd:ready", open: bool}   {type: "hd:close"}   {type: "hd:unread", count: n}
+ *                   {type: "hd:storage-load"}   {type: "hd:storage-set", key, value: string}
+ *                   {type: "hd:storage-remove", key}
  *   host -> iframe  {type: "hd:open", focus: bool}   {type: "hd:closed"}
  *                   {type: "hd:page", url: location.href, title: document.title}
+ *                   {type: "hd:storage", values: {key: string|null}, complete: bool}
  * (focus: the visitor opened the chat just now, so the chat may take the keyboard focus; not when
  * the open state is only restored on a new page.)
  * hd:page goes when the iframe is ready and after every navigation of a single-page app
  * (history.pushState/replaceState, popstate, hashchange), so agents see which page the visitor is on.
+ *
+ * Storage bridge: where the browser refuses the iframe its own storage (third-party storage blocked:
+ * Safari, Firefox's strict mode, Chromium without partitioning), the iframe asks for what this page
+ * keeps for it (hd:storage-load, before anything else; answered at once by hd:storage with every
+ * value and complete: true) and sends each change (hd:storage-set, hd:storage-remove; keys "hd.…",
+ * values JSON text). They are kept in this page's localStorage (else sessionStorage, else memory for
+ * this page), one item per key, named "helpdesk-chat|<helpdesk origin>|<key>". Changes made by the
+ * chat in another tab of this site are passed on as hd:storage (complete: false; null: removed).
+ * The visitor's token is then readable by this page's scripts. Nothing is stored here unless the
+ * iframe asks.
  */
 (function () {
   "use strict";
@@ -84,6 +98,11 @@
   var readyWait = READY_WAIT_MS;
   var unread = 0;
   var hostEl, root, launcher, icon, badge, badgeText, frame;
+  var STORE_PREFIX = "helpdesk-chat|" + HELPDESK + "|";
+  var STORE_KEY = /^hd\.[A-Za-z0-9._-]{1,64}$/; // the iframe's keys (core/hoststore.js: KEY_RE)
+  var STORE_MAX_CHARS = 500000; // a larger value stays in memory: this page's quota is the site's
+  var store = null; // the bridge's storage, chosen when the iframe first asks; false: memory only
+  var memory = {}; // values this page's storage refused
 
   function svgIcon(path) {
     var svg = document.createElementNS(SVG_NS, "svg");
@@ -201,7 +220,85 @@
   }
 
   function post(message) {
-    if (ready && frame.contentWindow) frame.contentWindow.postMessage(message, HELPDESK);
+    if (ready) postFrame(message);
+  }
+
+  function postFrame(message) {
+    if (frame.contentWindow) frame.contentWindow.postMessage(message, HELPDESK);
+  }
+
+  // --- Storage bridge (see the top): never throws, whatever the page's storage does. ---
+
+  function openStore() {
+    if (store !== null) return;
+    store = false;
+    var kinds = ["localStorage", "sessionStorage"];
+    for (var i = 0; i < kinds.length && !store; i++) {
+      try {
+        var candidate = window[kinds[i]];
+        candidate.setItem(STORE_PREFIX + "probe", "1");
+        candidate.removeItem(STORE_PREFIX + "probe");
+        store = candidate;
+      } catch (e) {
+        /* refused: try the next */
+      }
+    }
+    if (store) window.addEventListener("storage", onStorage);
+  }
+
+  function storedValues() {
+    var values = {};
+    var key;
+    try {
+      for (var i = 0; store && i < store.length; i++) {
+        var name = store.key(i) || "";
+        key = name.slice(STORE_PREFIX.length);
+        if (name.indexOf(STORE_PREFIX) === 0 && STORE_KEY.test(key)) values[key] = store.getItem(name);
+      }
+    } catch (e) {
+      /* what was read so far */
+    }
+    for (key in memory) if (Object.prototype.hasOwnProperty.call(memory, key)) values[key] = memory[key];
+    return values;
+  }
+
+  function storeSet(key, value) {
+    openStore();
+    try {
+      if (store && value.length <= STORE_MAX_CHARS) {
+        store.setItem(STORE_PREFIX + key, value);
+        delete memory[key];
+        return;
+      }
+    } catch (e) {
+      /* the page's quota is full */
+    }
+    storeRemove(key); // no stale copy left for the other tabs
+    memory[key] = value;
+  }
+
+  function storeRemove(key) {
+    openStore();
+    delete memory[key];
+    try {
+      if (store) store.removeItem(STORE_PREFIX + key);
+    } catch (e) {
+      /* nothing to do */
+    }
+  }
+
+  // Another tab of this site changed a value: the iframe here reads what it would in localStorage.
+  function onStorage(event) {
+    if (event.storageArea !== store) return;
+    if (event.key === null) {
+      postFrame({ type: "hd:storage", values: storedValues(), complete: true }); // storage cleared
+      return;
+    }
+    var key = event.key.slice(STORE_PREFIX.length);
+    if (event.key.indexOf(STORE_PREFIX) !== 0 || !STORE_KEY.test(key)) return;
+    var values = {};
+    values[key] = event.newValue;
+    postFrame({ type: "hd:storage", values: values, complete: false });
   }
 
   function setOpen(open, byUser) {
@@ -246,6 +343,12 @@
       var count = Number(data.count);
       unread = isFinite(count) && count > 0 ? Math.floor(count) : 0;
       renderBadge();
+    } else if (data.type === "hd:storage-load") {
+      openStore();
+      postFrame({ type: "hd:storage", values: storedValues(), complete: true });
+    } else if (typeof data.key === "string" && STORE_KEY.test(data.key)) {
+      if (data.type === "hd:storage-set" && typeof data.value === "string") storeSet(data.key, data.value);
+      else if (data.type === "hd:storage-remove") storeRemove(data.key);
     }
   }
 
