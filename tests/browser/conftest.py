@@ -78,6 +78,9 @@ PLAYWRIGHT_DISABLED_FEATURES = (
     "AimEnabled,PreconnectToSearch,msForceBrowserSignIn,msEdgeUpdateLaunchServicesPreferredVersion"
 )
 
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync", "--disable-quic"]
+
 
 @pytest.fixture(scope="module")
 def _django_beside_playwright():
@@ -103,9 +106,7 @@ def browser(_django_beside_playwright):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync", "--disable-quic",
-                  PLAYWRIGHT_DISABLED_FEATURES.replace("ThirdPartyStoragePartitioning,", "")],
+            args=[*CHROMIUM_ARGS, PLAYWRIGHT_DISABLED_FEATURES.replace("ThirdPartyStoragePartitioning,", "")],
             ignore_default_args=[PLAYWRIGHT_DISABLED_FEATURES],
         )
         yield browser
