@@ -5,10 +5,16 @@ The product runs as production would (``DEBUG=0``, a ``SECRET_KEY``, ``DATABASE_
 database, ``REDIS_URL`` with its own ``CHANNEL_PREFIX``); the floor gets the same environment with
 its own database and prefix, and takes its pool and layer settings from the product's settings
 module.
+
+For the faults test the bench also starts a Redis server of its own (``RedisServer``: nothing
+persisted, so a restart comes back empty, as a cache that crashed does) and a product daphne on it
+that it can SIGKILL and start again on the same port (``FaultRig``).
 """
 
 import os
 import secrets
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -98,15 +104,19 @@ class Server:
     """One server under test. ``kind`` is ``product`` or ``floor``."""
 
     def __init__(self, kind: str, *, postgres: str, redis: str, database: str, workdir: Path,
-                 agents: int = 0, agent_password: str = ""):
+                 agents: int = 0, agent_password: str = "", name: str | None = None, settings: dict | None = None):
         assert kind in ("product", "floor")
         require_loopback(postgres)
         require_loopback(redis)
         self.kind = kind
         self.postgres, self.redis, self.database = postgres, redis, database
         self.workdir = workdir
-        self.log = workdir / f"{kind}-daphne.log"
+        self.log = workdir / f"{name or kind}-daphne.log"
         self.agents, self.agent_password = agents, agent_password
+        self.settings = settings or {}  # more environment variables (product settings)
+        # Drawn once: a restarted process (faults test) must read the sessions signed before it.
+        self.secret_key = "bench-" + secrets.token_urlsafe(40)
+        self.channel_prefix = f"bench-{kind}-{secrets.token_hex(4)}"
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -120,13 +130,14 @@ class Server:
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if k not in _OWN_VARIABLES}
         env.update(
-            DEBUG="0", SECRET_KEY="bench-" + secrets.token_urlsafe(40), ALLOWED_HOSTS="127.0.0.1,localhost",
+            DEBUG="0", SECRET_KEY=self.secret_key, ALLOWED_HOSTS="127.0.0.1,localhost",
             DATABASE_URL=f"{self.postgres}/{self.database}", REDIS_URL=self.redis,
-            CHANNEL_PREFIX=f"bench-{self.kind}-{secrets.token_hex(4)}", LOG_LEVEL="WARNING", DEMO_SITE="0",
+            CHANNEL_PREFIX=self.channel_prefix, LOG_LEVEL="WARNING", DEMO_SITE="0",
             PYTHONUNBUFFERED="1",
             DJANGO_SETTINGS_MODULE="helpdesk.settings" if self.kind == "product" else "bench.floor.settings",
             BENCH_AGENTS=str(self.agents), BENCH_AGENT_PASSWORD=self.agent_password,
         )
+        env.update(self.settings)
         return env
 
     def prepare(self) -> None:
@@ -139,6 +150,7 @@ class Server:
             raise BenchError(f"preparing the {self.kind} database failed:\n{output}")
 
     def start(self) -> None:
+        """Start daphne (again, after ``kill``: on the same port) and wait until it answers."""
         app = "helpdesk.asgi:application" if self.kind == "product" else "bench.floor.asgi:application"
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
@@ -163,6 +175,12 @@ class Server:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, every socket dropped without a close frame, work under way gone."""
+        if self.alive():
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
     def stop(self) -> None:
         if self.alive():
             self.process.terminate()
@@ -177,6 +195,79 @@ class Server:
             return self.log.read_text()[-chars:]
         except OSError:
             return ""
+
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class RedisServer:
+    """``redis-server`` on a loopback port of its own, persisting nothing."""
+
+    def __init__(self, workdir: Path):
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log = workdir / "faults-redis.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 10) -> None:
+        """Start it (again, after ``kill``: on the same port) and wait until it answers PING."""
+        if not os.access(REDIS_SERVER, os.X_OK):
+            raise BenchError(f"the faults test needs redis-server (not found at {REDIS_SERVER})")
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while not self.answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise BenchError(f"redis-server did not start on port {self.port}:\n{self.log.read_text()[-2000:]}")
+            time.sleep(0.02)
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), 0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: every connection reset, every subscription and key gone."""
+        if self.alive():
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class FaultRig:
+    """What the faults test may break: the Redis of its server, and its daphne process."""
+
+    def __init__(self, redis: RedisServer, server: Server):
+        self.redis, self.server = redis, server
+
+    def kill_redis(self) -> None:
+        self.redis.kill()
+
+    def start_redis(self) -> None:
+        self.redis.start()
+
+    def kill_server(self) -> None:
+        self.server.kill()
+
+    def start_server(self) -> None:
+        self.server.start()
 
 
 def _free_port() -> int:
