@@ -28,11 +28,16 @@ from pathlib import Path
 from . import report
 from .clients import BenchError, Budget, FloorDriver, ProductDriver, require_loopback
 from .loadgen import PRESETS, TESTS, Sizes, run_tests
-from .servers import ProcProbe, Server, drop_database, server_version
+from .servers import FaultRig, ProcProbe, RedisServer, Server, drop_database, server_version
 
 DEFAULT_POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 DEFAULT_REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
-DEFAULT_LIMIT_SECONDS = {"full": 840, "smoke": 150}
+DEFAULT_LIMIT_SECONDS = {"full": 840, "smoke": 200}
+# The speed tests' product server tells its clients not to resync on a timer (CHAT_RESYNC_SECONDS=0),
+# so that their figures stay comparable with the floor's, whose clients have no timer; every other rule
+# of the cursor holds. The faults test's server keeps the product's default.
+SPEED_SETTINGS = {"CHAT_RESYNC_SECONDS": "0"}
+FLOOR_HAS_NO_FAULTS = "not run: the floor makes no delivery promise to test (bench/README.md)"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -77,9 +82,67 @@ def _redis_version(url: str) -> str:
         return f"? ({exc})"
 
 
-def _run_one(driver, sizes, tests, *, probe, seed, profiler, alive, db_probe=None):
+def _run_one(driver, sizes, tests, *, probe, seed, profiler, alive, db_probe=None, faults=None):
     return asyncio.run(run_tests(driver, sizes, tests, probe=probe, rng=random.Random(seed), profiler=profiler,
-                                 nonce=secrets.token_hex(3), alive=alive, log=_say, db_probe=db_probe))
+                                 nonce=secrets.token_hex(3), alive=alive, log=_say, db_probe=db_probe,
+                                 faults=faults))
+
+
+def _faults_seconds(sizes) -> float:
+    """What the faults test needs of the run's time bound: its stretches, and starting, opening and
+    draining around them."""
+    return (sizes.faults_before + sizes.faults_redis_down + sizes.faults_between + sizes.faults_after
+            + 30 + sizes.faults_chats * 0.3)
+
+
+def _run_speed(args, kind, sizes, tests, *, database, workdir, password, budget) -> dict:
+    """A fresh database and a fresh daphne of ``kind`` for ``tests`` (all but faults), then stopped. The
+    database is kept for the faults test."""
+    server = Server(kind, postgres=args.postgres, redis=args.redis, database=database, workdir=workdir,
+                    agents=sizes.agents, agent_password=password,
+                    settings=SPEED_SETTINGS if kind == "product" else None)
+    profiler = None
+    if args.profile:
+        from .profiling import Profiler
+
+        profiler = Profiler(args.profile, lambda server=server: server.process.pid)
+    _say(f"{kind}: fresh database {database}, daphne on {server.url}")
+    try:
+        server.prepare()
+        if not tests:
+            return {}
+        server.start()
+        driver = (ProductDriver(server.url, budget, server.credentials) if kind == "product"
+                  else FloorDriver(server.url, budget))
+        return _run_one(driver, sizes, tests, probe=server.probe, seed=args.seed, profiler=profiler,
+                        alive=server.alive, db_probe=server.db_probe)
+    except BenchError as exc:
+        _say(f"{kind}: {exc}\n{server.log_tail()}")
+        return {"error": str(exc)}
+    finally:
+        server.stop()
+
+
+def _run_faults(args, sizes, *, database, workdir, password, budget) -> dict:
+    """The faults test on a product daphne of its own, on a Redis of its own (both killed in turn),
+    on the product's benchmark database."""
+    redis = RedisServer(workdir)
+    server = Server("product", postgres=args.postgres, redis=redis.url, database=database, workdir=workdir,
+                    agents=sizes.agents, agent_password=password, name="product-faults")
+    _say(f"product: faults on daphne {server.url} with its own Redis on port {redis.port}")
+    try:
+        redis.start()
+        server.start()
+        driver = ProductDriver(server.url, budget, server.credentials)
+        results = _run_one(driver, sizes, ["faults"], probe=server.probe, seed=args.seed, profiler=None,
+                           alive=server.alive, faults=FaultRig(redis, server))
+        return results["faults"]
+    except BenchError as exc:
+        _say(f"product faults: {exc}\n{server.log_tail()}")
+        return {"error": str(exc)}
+    finally:
+        server.stop()
+        redis.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,30 +189,28 @@ def main(argv: list[str] | None = None) -> int:
                                             alive=lambda: True)
     else:
         password = secrets.token_urlsafe(12)
-        for position, kind in enumerate(servers):
-            seconds = (max_seconds - (time.monotonic() - started)) / (len(servers) - position)
-            database = ("helpdesk_bench" if kind == "product" else "bench_floor") + suffix
-            server = Server(kind, postgres=args.postgres, redis=args.redis, database=database, workdir=workdir,
-                            agents=sizes.agents, agent_password=password)
-            profiler = None
-            if args.profile:
-                from .profiling import Profiler
-
-                profiler = Profiler(args.profile, lambda server=server: server.process.pid)
-            _say(f"{kind}: fresh database {database}, daphne on {server.url}")
-            try:
-                server.prepare()
-                server.start()
-                driver = (ProductDriver(server.url, Budget(args.limit_messages, seconds), server.credentials)
-                          if kind == "product" else FloorDriver(server.url, Budget(args.limit_messages, seconds)))
-                results["servers"][kind] = _run_one(driver, sizes, tests, probe=server.probe, seed=args.seed,
-                                                    profiler=profiler, alive=server.alive, db_probe=server.db_probe)
-            except BenchError as exc:
-                results["servers"][kind] = {"error": str(exc)}
-                _say(f"{kind}: {exc}\n{server.log_tail()}")
-            finally:
-                server.stop()
-                if throwaway:
+        speed_tests = [t for t in tests if t != "faults"]
+        # The faults test runs last, on the product only, after both servers' other tests (it kills things).
+        faults = "faults" in tests and "product" in servers
+        reserve = _faults_seconds(sizes) if faults else 0
+        databases = {}
+        try:
+            for position, kind in enumerate(servers):
+                seconds = (max_seconds - reserve - (time.monotonic() - started)) / (len(servers) - position)
+                database = databases[kind] = ("helpdesk_bench" if kind == "product" else "bench_floor") + suffix
+                results["servers"][kind] = _run_speed(args, kind, sizes, speed_tests, database=database,
+                                                      workdir=workdir, password=password,
+                                                      budget=Budget(args.limit_messages, seconds))
+                if kind == "floor" and "faults" in tests and "error" not in results["servers"][kind]:
+                    results["servers"][kind]["faults"] = {"not_run": FLOOR_HAS_NO_FAULTS}
+            product = results["servers"].get("product", {})
+            if faults and "error" not in product:
+                budget = Budget(args.limit_messages, max(max_seconds - (time.monotonic() - started), reserve / 2))
+                product["faults"] = _run_faults(args, sizes, database=databases["product"], workdir=workdir,
+                                                password=password, budget=budget)
+        finally:
+            if throwaway:
+                for database in databases.values():
                     drop_database(args.postgres, database)
 
     results["wall_seconds"] = time.monotonic() - started
@@ -170,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         report.write_doc(args.write, results)
         _say(f"wrote {args.write}")
     clean = not errors and all(
-        isinstance(r, dict) and r.get("lost", 0) == 0 and r.get("duplicated", 0) == 0
+        isinstance(r, dict) and all(r.get(k, 0) == 0 for k in ("lost", "duplicated", "out_of_order",
+                                                                "state_differences"))
         for tests_ in results["servers"].values() for r in tests_.values() if isinstance(r, dict)
     )
     return 0 if clean else 1

@@ -1,4 +1,5 @@
-"""The six tests, each run the same way against the product and the floor through their Driver.
+"""The tests, each run the same way against the product and the floor through their Driver (faults:
+the product only).
 
 - idle: ``idle_sockets`` visitor sockets on a fresh server: KB of RSS per socket, server CPU while idle.
 - steady: ``steady_chats`` chats, ``steady_rate`` messages/s each from a random phase: p50/p95/p99 from
@@ -7,24 +8,32 @@
 - max: ``max_chats`` chats with one message in flight each (closed loop): messages/s held, its p99.
 - flood: ``flood_chats`` × ``flood_messages`` sent back to back: live, recovered by resume, lost, duplicated.
 - reconnect: visitors cut every ``reconnect_every`` messages: lost and duplicated after resume.
+- faults: ``faults_chats`` chats and ``faults_agents`` consoles, every visitor and console sending
+  ``faults_rate`` messages/s, while the Redis
+  the server uses is SIGKILLed and started again ``faults_redis_down`` s later, then the daphne process
+  is SIGKILLed and started again on its port: lost, duplicated and out of order as the receiving
+  clients applied them, and the time from each fault's end until what was sent during it arrived.
 
-Latency is measured in this one process: from just before the visitor's socket send to the agent's
-socket receipt. CPU is the daphne process's user + system time from /proc over the measured stretch
-(all its threads). After each test an auditing agent resumes every chat from the start and the
-ledger compares what was stored with what the agents got live (see ledger.py).
+Latency is measured in this one process: from the visitor queueing a message (sent at once when its
+outbox has nothing in flight) to the agent applying it. CPU is the daphne process's user + system
+time from /proc over the measured stretch (all its threads). After each test an auditing agent reads
+every chat from the start and the ledger compares what was stored with what the receivers applied
+(see ledger.py).
 """
 
 import asyncio
+import math
 import string
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, fields
 
-from .clients import Agent, BenchError, Conn, Driver, Visitor
+from .clients import BenchError, Conn, Driver
 from .ledger import Ledger, now, percentile
 
 MESSAGE = "Hello, I ordered a blue kettle last week and it has not arrived yet. Order {k}, can you check?"
 LETTERS = string.ascii_lowercase + "     "
-TESTS = ("idle", "steady", "drafts", "max", "flood", "reconnect")
+TESTS = ("idle", "steady", "drafts", "max", "flood", "reconnect", "faults")
 
 
 @dataclass
@@ -45,6 +54,14 @@ class Sizes:
     reconnect_messages: int = 20
     reconnect_every: int = 10
     reconnect_interval: float = 0.5  # seconds between one visitor's messages
+    faults_chats: int = 100
+    faults_agents: int = 25  # agent consoles (sockets; on the ``agents`` logins), each with its share of the chats
+    faults_rate: float = 1.0  # messages a second from each visitor and from each console (to its chats in turn)
+    faults_receipts: float = 0.5  # visitors' receipts, coalesced over this many seconds as the widget does (0: none)
+    faults_before: float = 5.0  # seconds of load before Redis is killed
+    faults_redis_down: float = 3.0  # seconds between killing Redis and starting it again
+    faults_between: float = 12.0  # seconds from Redis being back to killing daphne
+    faults_after: float = 10.0  # seconds of load after daphne is back
     warmup_messages: int = 2  # steady, drafts, max: sent one at a time by each chat before measuring
     settle_seconds: float = 2.0  # quiet time before a measured stretch
     drain_seconds: float = 120.0  # how long to wait for a backlog and stragglers once sending stops
@@ -58,7 +75,8 @@ PRESETS = {
     "full": Sizes(),
     "smoke": Sizes(agents=2, idle_sockets=20, idle_seconds=1, steady_chats=4, steady_seconds=2, max_chats=3,
                    max_seconds=2, flood_chats=3, flood_messages=20, reconnect_visitors=4, reconnect_interval=0.05,
-                   warmup_messages=1, settle_seconds=0.3, drain_seconds=10),
+                   faults_chats=4, faults_agents=2, faults_before=1, faults_between=4, faults_after=4,
+                   warmup_messages=1, settle_seconds=0.3, drain_seconds=20),
 }
 
 
@@ -67,9 +85,12 @@ class Context:
     bench did not start), a random source, an optional profiler, and every socket it opened (closed
     after the test, whatever happened)."""
 
-    def __init__(self, driver: Driver, sizes: Sizes, probe, rng, profiler=None, nonce: str = "b", db_probe=None):
+    def __init__(self, driver: Driver, sizes: Sizes, probe, rng, profiler=None, nonce: str = "b", db_probe=None,
+                 faults=None):
         self.driver, self.sizes, self.probe, self.rng, self.profiler = driver, sizes, probe, rng, profiler
         self.db_probe = db_probe
+        self.faults = faults  # what the faults test breaks (servers.FaultRig), when the bench started the server
+        self.auditor = None
         self.nonce = nonce
         self.conns: list[Conn] = []
         self.typing_sent = 0
@@ -114,16 +135,16 @@ async def sleep_until(at: float) -> None:
 # --- Shared steps -----------------------------------------------------------------------------------
 
 
-async def open_agents(ctx: Context) -> list[Agent]:
+async def open_agents(ctx: Context) -> list:
     agents = await asyncio.gather(*(ctx.driver.new_agent(i) for i in range(ctx.sizes.agents)))
     return [ctx.track(a) for a in agents]
 
 
-async def open_chats(ctx: Context, agents: list[Agent], count: int, test: str) -> list[Visitor]:
-    """``count`` chats, each taken by one of the agents in turn (20 being opened at a time)."""
+async def open_chats(ctx: Context, agents: list, count: int, test: str) -> list:
+    """``count`` chats, the i-th taken by agent i mod the agents (20 being opened at a time)."""
     gate = asyncio.Semaphore(20)
 
-    async def one(i: int) -> Visitor:
+    async def one(i: int):
         async with gate:
             visitor = await ctx.driver.open_chat(f"{ctx.nonce}-{test}-{i}", agents[i % len(agents)])
             return ctx.track(visitor)
@@ -131,14 +152,14 @@ async def open_chats(ctx: Context, agents: list[Agent], count: int, test: str) -
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
-async def drain(ctx: Context, visitors: list[Visitor], seconds: float) -> None:
+async def drain(ctx: Context, senders: list, seconds: float, quiet: float = 3) -> None:
     """Wait, within ``seconds``, first until every message sent has been acknowledged (the server
     stored and published it; a saturated server may still be working through a backlog), then until
-    every one has reached an agent live. Each phase ends early when nothing has moved for a while."""
+    every one has reached its receiver. Each phase ends early when nothing has moved for a while."""
     ledger = ctx.driver.ledger
     deadline = now() + seconds
-    await _wait_for(lambda: not any(v.outbox for v in visitors), lambda: len(ledger.acked), deadline, quiet=10)
-    await _wait_for(ledger.all_live, lambda: len(ledger.first_live), deadline, quiet=3)
+    await _wait_for(lambda: not any(c.outbox for c in senders), lambda: len(ledger.acked), deadline, quiet=10)
+    await _wait_for(ledger.all_live, lambda: len(ledger.first_live), deadline, quiet=quiet)
 
 
 async def _wait_for(done, progress, deadline: float, quiet: float) -> None:
@@ -151,9 +172,9 @@ async def _wait_for(done, progress, deadline: float, quiet: float) -> None:
         await asyncio.sleep(0.02)
 
 
-async def audit(ctx: Context, visitors: list[Visitor]) -> dict:
+async def audit(ctx: Context, visitors: list) -> dict:
     """Resume every chat from the start on a fresh agent socket: what the server says it stored."""
-    auditor = ctx.track(await ctx.driver.new_agent(0, audit=True))
+    auditor = ctx.auditor = ctx.track(await ctx.driver.new_agent(0, audit=True))
     gate = asyncio.Semaphore(10)
 
     async def one(chat: str) -> None:
@@ -164,13 +185,13 @@ async def audit(ctx: Context, visitors: list[Visitor]) -> dict:
     return ctx.driver.ledger.accounting()
 
 
-async def warm_up(ctx: Context, visitors: list[Visitor], test: str) -> None:
+async def warm_up(ctx: Context, visitors: list, test: str) -> None:
     """Each chat sends ``warmup_messages``, one at a time, before the measured stretch, so that first
     uses (connections, caches, code paths) are not what the test measures. They are accounted for
     like every other message but are outside the measured window."""
     ledger = ctx.driver.ledger
 
-    async def one(visitor: Visitor) -> None:
+    async def one(visitor) -> None:
         for k in range(ctx.sizes.warmup_messages):
             client_id = f"{test}-warm-{visitor.name}-{k}"
             received = ledger.waiter(client_id)
@@ -214,7 +235,7 @@ async def measure_idle(ctx: Context) -> dict:
     await asyncio.sleep(1)
     rss0 = ctx.probe.rss_kb() if ctx.probe else None
     gate = asyncio.Semaphore(50)
-    idle: list[Visitor] = []
+    idle: list = []
 
     async def one(i: int) -> None:
         async with gate:
@@ -248,7 +269,7 @@ async def measure_idle(ctx: Context) -> dict:
     }
 
 
-async def _sender(ctx: Context, visitor: Visitor, test: str, start: float, end: float) -> None:
+async def _sender(ctx: Context, visitor, test: str, start: float, end: float) -> None:
     """Messages at ``steady_rate`` a second from a random phase; a sent message clears the draft."""
     rate = ctx.sizes.steady_rate
     phase = ctx.rng.random() / rate
@@ -260,7 +281,7 @@ async def _sender(ctx: Context, visitor: Visitor, test: str, start: float, end: 
         k += 1
 
 
-async def _typist(ctx: Context, visitor: Visitor, start: float, end: float) -> None:
+async def _typist(ctx: Context, visitor, start: float, end: float) -> None:
     """Keystrokes at ``keystrokes`` a second, sent as the widget sends them: at most ``typing_rate``
     typing frames a second, each with the latest text."""
     step, gap = 1 / ctx.sizes.keystrokes, 1 / ctx.sizes.typing_rate
@@ -322,7 +343,7 @@ async def measure_max(ctx: Context) -> dict:
     window = Window(ctx, "max")
     end = window.t0 + s.max_seconds
 
-    async def loop(visitor: Visitor) -> None:
+    async def loop(visitor) -> None:
         k = 0
         while now() < end:
             client_id = f"max-{visitor.name}-{k}"
@@ -357,7 +378,7 @@ async def measure_flood(ctx: Context) -> dict:
     await asyncio.sleep(s.settle_seconds)
     window = Window(ctx, "flood")
 
-    async def burst(visitor: Visitor) -> None:
+    async def burst(visitor) -> None:
         for k in range(s.flood_messages):
             await visitor.send_message(f"flood-{visitor.name}-{k}", MESSAGE.format(k=k))
 
@@ -375,7 +396,8 @@ async def measure_flood(ctx: Context) -> dict:
 
 async def measure_reconnect(ctx: Context) -> dict:
     """Each visitor's socket is cut (no close handshake) right after every ``reconnect_every``-th
-    message, often before its ack; it reconnects, resumes from its last seq and resends its outbox."""
+    message, often before its ack; it reconnects (the product's client by itself, after its backoff),
+    resumes (the product's from its level, the floor's from its last row id) and resends its outbox."""
     s, driver = ctx.sizes, ctx.driver
     driver.ledger = Ledger()
     agents = await open_agents(ctx)
@@ -384,7 +406,7 @@ async def measure_reconnect(ctx: Context) -> dict:
     window = Window(ctx, "reconnect")
     cuts = 0
 
-    async def run(visitor: Visitor) -> None:
+    async def run(visitor) -> None:
         nonlocal cuts
         await asyncio.sleep(ctx.rng.random() * s.reconnect_interval)
         for k in range(s.reconnect_messages):
@@ -408,6 +430,150 @@ async def measure_reconnect(ctx: Context) -> dict:
     }
 
 
+async def measure_faults(ctx: Context) -> dict:
+    """Steady load both ways (every visitor and every agent console sends ``faults_rate`` messages a
+    second, a console to its chats in turn; visitors send receipts as the widget does), while (1) the
+    Redis the server uses is SIGKILLed and started again, empty, ``faults_redis_down`` s later, and
+    (2) the daphne process is SIGKILLed and started again on the same port. The clients find out by
+    themselves (closes, ``live`` frames, holes) and do what the protocol asks; nothing here tells them.
+
+    Counted on the receiving side, from what each client applied (live or in its own resumes), before
+    the auditor's read. The two stretches meet halfway between Redis being back and daphne being
+    killed; each message counts for the stretch it was sent in. A fault's recovery is the time from
+    its end (Redis answering again; the new daphne answering ``/healthz``) until the last message sent
+    during it was applied on the other side. Once the load stops, visitors stop sending receipts (a
+    ping proves the last is handled) and every client resyncs once, as its timer would, so that the
+    last seqs are in; then the clients stop and a fresh socket reads every chat from seq 0: each
+    client's level must equal that read's, and each message must be held under the one seq it was
+    stored with (``state_differences``)."""
+    s, driver, rig = ctx.sizes, ctx.driver, ctx.faults
+    if rig is None or driver.kind != "product":
+        raise BenchError("the faults test needs a product server and a Redis that the bench started itself")
+    driver.ledger = ledger = Ledger()
+    agents = [ctx.track(a) for a in await asyncio.gather(*(driver.new_agent(i) for i in range(s.faults_agents)))]
+    visitors = await open_chats(ctx, agents, s.faults_chats, "faults")
+    agent_of = {v.chat: agents[i % len(agents)] for i, v in enumerate(visitors)}
+    chats_of = {id(a): [v.chat for v in visitors if agent_of[v.chat] is a] for a in agents}
+    for visitor in visitors:
+        visitor.receipts = s.faults_receipts
+    await asyncio.sleep(s.settle_seconds)
+    marks: dict[str, float] = {}
+    stop_at = math.inf
+    start = now()
+
+    async def paced(send) -> None:
+        k, at = 0, start + ctx.rng.random() / s.faults_rate
+        while at < stop_at:
+            await sleep_until(at)
+            if now() >= stop_at:
+                return
+            await send(k)
+            k, at = k + 1, at + 1 / s.faults_rate
+
+    async def break_things() -> None:
+        nonlocal stop_at
+        await sleep_until(start + s.faults_before)
+        marks["redis_kill"] = now()
+        await asyncio.to_thread(rig.kill_redis)
+        await sleep_until(marks["redis_kill"] + s.faults_redis_down)
+        await asyncio.to_thread(rig.start_redis)
+        marks["redis_back"] = now()
+        await sleep_until(marks["redis_back"] + s.faults_between)
+        marks["daphne_kill"] = now()
+        await asyncio.to_thread(rig.kill_server)
+        await asyncio.to_thread(rig.start_server)
+        marks["daphne_back"] = now()
+        await sleep_until(marks["daphne_back"] + s.faults_after)
+        stop_at = now()
+
+    def console(agent):
+        chats = chats_of[id(agent)]
+        return lambda k: agent.send_to(chats[k % len(chats)], f"faults-a-{agent.name}-{k}")
+
+    senders = [paced(lambda k, v=v: v.send_message(f"faults-v-{v.name}-{k}", MESSAGE.format(k=k))) for v in visitors]
+    senders += [paced(console(a)) for a in agents if chats_of[id(a)]]
+    await asyncio.gather(break_things(), *senders)
+    await drain(ctx, [*visitors, *agents], s.drain_seconds, quiet=15)
+    clients = [*visitors, *agents]
+    holding = [c.describe() for c in clients if c.outbox][:5]
+    for visitor in visitors:
+        visitor.receipts = 0.0
+    settled = True
+    try:
+        await asyncio.gather(*(v.ping() for v in visitors))
+    except BenchError:
+        settled = False
+    settled = all(await asyncio.gather(*(c.resync() for c in clients))) and settled
+    await asyncio.gather(*(c.close() for c in clients))  # what they hold is what they applied themselves
+
+    boundary = (marks["redis_back"] + marks["daphne_kill"]) / 2
+    ids = {"redis": [cid for cid, (_, at) in ledger.sent.items() if at < boundary],
+           "daphne": [cid for cid, (_, at) in ledger.sent.items() if at >= boundary]}
+    windows = {"redis": (marks["redis_kill"], marks["redis_back"]),
+               "daphne": (marks["daphne_kill"], marks["daphne_back"])}
+    result: dict = {"chats": len(visitors), "rate_each_side": s.faults_rate, "seconds": stop_at - start,
+                    "redis_down_s": marks["redis_back"] - marks["redis_kill"],
+                    "daphne_restart_s": marks["daphne_back"] - marks["daphne_kill"]}
+    for fault, fault_ids in ids.items():
+        flow = ledger.flow(fault_ids)
+        began, ended = windows[fault]
+        during = [cid for cid in fault_ids if began <= ledger.sent[cid][1] <= ended]
+        last = ledger.last_applied(during)
+        result.update({f"{fault}_{k}": v for k, v in flow.items()})
+        result[f"{fault}_sent_during"] = len(during)
+        result[f"{fault}_recovery_s"] = None if last is None else max(0.0, last - ended)
+        # Where that time went: the slowest of them, from being queued to its ack, and to its receiver.
+        slowest = sorted(during, key=lambda cid: ledger.first_live.get(cid, math.inf))[-3:]
+        result[f"{fault}_slowest"] = [
+            {"client_id": cid, "queued_s": round(ledger.sent[cid][1] - ended, 2),
+             "acked_s": round(ledger.acked_at[cid] - ended, 2) if cid in ledger.acked_at else None,
+             "applied_s": round(ledger.first_live[cid] - ended, 2) if cid in ledger.first_live else None,
+             "via": ledger.first_via.get(cid)} for cid in slowest]
+    # What the recoveries wait on: the server telling each client live delivery is back, and each
+    # client's reconnect (the widget's backoff) once the new daphne answers.
+    live_ok = [min((at for at, state in c.live_at if state == "ok" and at >= marks["redis_back"]), default=None)
+               for c in clients]
+    reconnected = [min((at for at in c.connected_at if at >= marks["daphne_kill"]), default=None) for c in clients]
+    result["redis_last_live_ok_s"] = (None if None in live_ok or not live_ok
+                                      else max(live_ok) - marks["redis_back"])
+    result["daphne_last_reconnect_s"] = (None if None in reconnected or not reconnected
+                                         else max(reconnected) - marks["daphne_back"])
+    for side in ("visitor", "agent"):  # queued to acked, every message of that side
+        waits = [(ledger.acked_at[cid] - at) * 1000 for cid, (_, at) in ledger.sent.items()
+                 if ledger.sender[cid] == side and cid in ledger.acked_at]
+        result[f"{side}_ack_p50_ms"], result[f"{side}_ack_p99_ms"] = percentile(waits, 50), percentile(waits, 99)
+        before = [(ledger.acked_at[cid] - at) * 1000 for cid, (_, at) in ledger.sent.items()
+                  if ledger.sender[cid] == side and cid in ledger.acked_at and at < marks["redis_kill"]]
+        result[f"{side}_ack_p99_ms_before_faults"] = percentile(before, 99)
+    overall = ledger.flow(list(ledger.sent))
+    result.update({k: overall[k] for k in ("lost", "duplicated", "out_of_order", "received_by_resume")})
+
+    accounting = await audit(ctx, visitors)
+    fresh = ctx.auditor.cursors
+    differences: list[str] = []
+    for visitor in visitors:
+        level = fresh[visitor.chat].level
+        for client in (visitor, agent_of[visitor.chat]):
+            cursor = client.cursors.get(visitor.chat)
+            if cursor is None or cursor.level != level or cursor.above:
+                differences.append(f"{client.name} {visitor.chat}: level {cursor and cursor.level} "
+                                   f"(above {sorted(cursor.above)[:3] if cursor else []}), fresh read {level}")
+    for cid in ledger.sent:
+        stored, applied = ledger.stored_seqs[cid], {seq for seq, _, _ in ledger.applications[cid]}
+        if applied != stored or (ledger.ack_seqs[cid] and ledger.ack_seqs[cid] != stored):
+            differences.append(f"{cid}: stored {sorted(stored)}, applied {sorted(applied)}, "
+                               f"acked {sorted(ledger.ack_seqs[cid])}")
+    stats = sum((c.summary() for c in clients), Counter())
+    result.update({
+        "sent": accounting["sent"], "acked": accounting["acked"], "stored": accounting["stored"],
+        "delivered": accounting["delivered"], "state_differences": len(differences),
+        "state_examples": differences[:5], "unacked": sum(len(c.outbox) for c in clients), "holding": holding,
+        "settled_before_the_read": settled,
+        "clients": dict(sorted(stats.items())),
+    })
+    return result
+
+
 RUNNERS = {
     "idle": measure_idle,
     "steady": measure_steady,
@@ -415,11 +581,12 @@ RUNNERS = {
     "max": measure_max,
     "flood": measure_flood,
     "reconnect": measure_reconnect,
+    "faults": measure_faults,
 }
 
 
 async def run_tests(driver: Driver, sizes: Sizes, tests: list[str], *, probe, rng, profiler=None,
-                    nonce: str = "b", alive=lambda: True, log=print, db_probe=None) -> dict:
+                    nonce: str = "b", alive=lambda: True, log=print, db_probe=None, faults=None) -> dict:
     """Every test in ``tests`` on one server, in order (idle first: it wants a fresh server). A test
     that fails or overruns is recorded with its error and the next one runs."""
     results: dict = {"sizes": asdict(sizes)}
@@ -430,7 +597,7 @@ async def run_tests(driver: Driver, sizes: Sizes, tests: list[str], *, probe, rn
         if budget_left < 20:
             results[test] = {"error": "skipped: the run's time bound was reached"}
             continue
-        ctx = Context(driver, sizes, probe, rng, profiler, nonce, db_probe)
+        ctx = Context(driver, sizes, probe, rng, profiler, nonce, db_probe, faults)
         log(f"  {driver.kind}: {test} …")
         started = now()
         errors_before = len(driver.errors)
@@ -456,7 +623,7 @@ async def run_tests(driver: Driver, sizes: Sizes, tests: list[str], *, probe, rn
 
 def _brief(result: dict) -> str:
     keys = ("error", "p99_ms", "rate", "cpu_us_per_msg", "kb_per_socket", "sent", "live", "recovered", "lost",
-            "duplicated")
+            "duplicated", "out_of_order", "redis_recovery_s", "daphne_recovery_s", "state_differences")
     parts = []
     for key in keys:
         value = result.get(key)

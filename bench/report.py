@@ -33,7 +33,16 @@ FIGURES = [
     ("reconnect", "lost", "lost after resume", "{:,}", None),
     ("reconnect", "duplicated", "duplicated after resume", "{:,}", None),
 ]
-LOSS_TESTS = ["steady", "drafts", "max", "flood", "reconnect"]
+LOSS_TESTS = ["steady", "drafts", "max", "flood", "reconnect", "faults"]
+# The faults test, on the product only: (key, label, format, whether 0 is the target).
+FAULT_FIGURES = [
+    ("sent", "messages sent across it", "{:,}", False),
+    ("lost", "lost", "{:,}", True),
+    ("duplicated", "duplicated", "{:,}", True),
+    ("out_of_order", "out of order", "{:,}", True),
+    ("recovery_s", "recovery, s", "{:.2f}", False),
+]
+NOT_RUN = "—"  # a figure the floor is not measured on (the faults test)
 
 
 def _get(results: dict, server: str, test: str, key: str):
@@ -65,7 +74,27 @@ def rows(results: dict) -> list[dict]:
                     "ratio": "–" if ratio is None else f"{ratio:.2f}×",
                     "target": "" if target is None else f"{'≤' if target[0] == '<=' else '≥'} {target[1]}×",
                     "met": _met(ratio, target)})
+    out += _fault_rows(results)
     out.append(_loss_row(results))
+    return out
+
+
+def _fault_rows(results: dict) -> list[dict]:
+    """Each fault's figures for the product; the floor is not put through it (bench/README.md)."""
+    down = results.get("sizes", {}).get("faults_redis_down", 3)
+    faults = {"redis": f"Redis killed, back after {down:g} s", "daphne": "daphne killed, started again"}
+    floor = NOT_RUN if "faults" in results.get("tests", []) else "–"
+    out = []
+    for fault, title in faults.items():
+        for key, label, spec, zero in FAULT_FIGURES:
+            value = _get(results, "product", "faults", f"{fault}_{key}")
+            out.append({"test": "faults", "figure": f"{title}: {label}", "product": _fmt(value, spec), "floor": floor,
+                        "ratio": "–", "target": "0" if zero else "", "met": None if not zero or value is None
+                        else value == 0})
+    value = _get(results, "product", "faults", "state_differences")
+    out.append({"test": "faults", "figure": "clients' state ≠ a fresh read from seq 0",
+                "product": _fmt(value, "{:,}"), "floor": floor, "ratio": "–", "target": "0",
+                "met": None if value is None else value == 0})
     return out
 
 
@@ -91,6 +120,9 @@ def _loss_row(results: dict) -> dict:
     for server in ("product", "floor"):
         parts, ok = [], True
         for test in LOSS_TESTS:
+            if server == "floor" and test == "faults" and "faults" in results.get("tests", []):
+                parts.append(NOT_RUN)
+                continue
             lost, dup = _get(results, server, test, "lost"), _get(results, server, test, "duplicated")
             if lost is None or dup is None:
                 ok = None if ok is not False else ok
@@ -155,6 +187,12 @@ def notes(results: dict) -> list[str]:
                     + (f" (its max test held {held:.0f}/s)" if held else "")
                     + ". Its latencies there are the wait in a growing backlog, not service times."
                 )
+        faults = tests.get("faults")
+        if isinstance(faults, dict) and isinstance(faults.get("visitor_ack_p99_ms_before_faults"), float):
+            before = max(faults["visitor_ack_p99_ms_before_faults"], faults.get("agent_ack_p99_ms_before_faults") or 0)
+            if before > 1000:
+                out.append(f"The {server} did not keep up with the faults test's load before any fault (acks took "
+                           f"up to {before / 1000:.1f} s): its recovery times there include that backlog.")
         if len(saturated) == 2:
             out.append(f"With the {server} saturated both with and without drafts, its own 'with ÷ without drafts' "
                        "ratio compares two backlogs and says little about the price of drafts.")
@@ -237,7 +275,11 @@ def _conditions(results: dict) -> list[str]:
         f"{sizes.get('max_seconds')} s; flood {sizes.get('flood_chats')} × {sizes.get('flood_messages')} messages; "
         f"idle {sizes.get('idle_sockets')} sockets; reconnect {sizes.get('reconnect_visitors')} visitors × "
         f"{sizes.get('reconnect_messages')} messages, cut every {sizes.get('reconnect_every')}; {sizes.get('agents')} "
-        f"agent logins; {sizes.get('warmup_messages')} warm-up messages per chat before steady, drafts and max.",
+        f"agent logins; {sizes.get('warmup_messages')} warm-up messages per chat before steady, drafts and max; "
+        f"faults {sizes.get('faults_chats')} chats × {sizes.get('faults_rate')} message/s each way, Redis killed after "
+        f"{sizes.get('faults_before')} s and started again {sizes.get('faults_redis_down')} s later, daphne killed "
+        f"{sizes.get('faults_between')} s after that and started again at once, {sizes.get('faults_after')} s of load "
+        "after it is back.",
         "Latency: from the visitor's socket send to the agent's socket receipt, both in the load generator. Server "
         "CPU: user + system time of the daphne process (all threads) from `/proc`, over the measured stretch, divided "
         "by the messages sent in it; PostgreSQL CPU likewise, of the backends connected to that server's database. "
