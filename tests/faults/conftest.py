@@ -3,6 +3,7 @@ once: a drill that breaks them restores them in its ``finally``, and ``fleet`` c
 drill that everything is up), and an agent login per drill (the database is emptied between drills)."""
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group
 from django.test import Client
 
@@ -11,8 +12,9 @@ from tests.conftest import require
 from .harness import REDIS_SERVER, Fleet, RedisServer, redis_server_installed
 
 # The drills run the product's own settings (the slow reader's cap among them), but for those
-# server_env sets for every live-server test (CHAT_RESYNC_SECONDS=2), and two waits that bound how long
-# a reader may stop reading: the slow-reader drill stops reading while 2,000 messages pass, which takes
+# server_env sets for every live-server test (CHAT_RESYNC_SECONDS=2), the rate limits (lifted, below),
+# and two waits that bound how long a reader may stop reading: the slow-reader drill stops reading
+# while 2,000 messages pass, which takes
 # ~25 s on two quiet cores and over a minute on busy ones. Past the cap the server closes with 4408
 # and drops the connection CHAT_SOCKET_CLOSE_GRACE_SECONDS later (product: 30 s); daphne drops one that
 # answers no ping for --ping-timeout (daphne: 30 s after a ping sent every 20 s). Either way the
@@ -55,3 +57,20 @@ def agent_cookie(django_user_model) -> str:
     client = Client()
     client.force_login(user)
     return f"sessionid={client.cookies['sessionid'].value}"
+
+
+@pytest.fixture(autouse=True)
+def _rate_limits_lifted(transactional_db):
+    """Every rate limit of chat/limits.py but the login ones at 0 (no limit), the way an admin sets
+    them (a row per rule; the servers read the rows again within seconds). The drills send as fast as
+    the protocol lets a client send (one message in flight), a thousand in a row, and resume at every
+    hole: no person types like that, and a ``rate_limited`` answer would make a drill measure the limit
+    instead of the fault. tests/test_limits.py tests the limits."""
+    try:
+        rate_limit = apps.get_model("chat", "RateLimit")
+        from chat.limits import RULES
+    except (LookupError, ImportError):  # a server without rate limits
+        return
+    for rule in RULES:
+        if rule.action != "login":
+            rate_limit.objects.update_or_create(name=rule.name, defaults={"limit": 0})
