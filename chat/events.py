@@ -356,7 +356,8 @@ async def _group_send(group: str, message: dict) -> bool:
             if attempt == 1 and live.link().up:
                 await asyncio.sleep(RETRY_AFTER_SECONDS)
                 continue
-            log.warning("group_send to %s failed: live delivery degraded", group, exc_info=True)
+            # The traceback once, when live delivery goes down; a line per send after that.
+            log.warning("group_send to %s failed: live delivery degraded", group, exc_info=live.link().up)
         except Exception:  # the record is in the database; clients resume by seq
             log.exception("group_send to %s failed", group)
             return False
