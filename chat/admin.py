@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.shortcuts import redirect
 
-from . import services
-from .models import Chat, ChatSettings, Message, PageView, Visitor
+from . import limits, services
+from .models import Chat, ChatSettings, Message, PageView, RateLimit, Visitor
 
 
 class MessageInline(admin.TabularInline):
@@ -69,3 +69,39 @@ class ChatSettingsAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         services.chat_settings_changed()
+
+
+@admin.register(RateLimit)
+class RateLimitAdmin(admin.ModelAdmin):
+    """Every rate limit of chat/limits.py, one row each, edited in the list. Blank: the default. A
+    change reaches every process within a few seconds (limits.CONFIG_CACHE_SECONDS)."""
+
+    list_display = ("name", "what", "default", "limit", "window_seconds")
+    list_editable = ("limit", "window_seconds")
+    list_display_links = None
+    readonly_fields = ("name", "what", "default")
+    fields = ("name", "what", "default", "limit", "window_seconds")
+
+    @admin.display(description="counts")
+    def what(self, obj):
+        rule = limits.BY_NAME.get(obj.name)
+        return rule.what if rule else "(no longer used)"
+
+    @admin.display(description="default")
+    def default(self, obj):
+        rule = limits.BY_NAME.get(obj.name)
+        return rule.describe() if rule else ""
+
+    def changelist_view(self, request, extra_context=None):
+        limits.ensure_rows()
+        return super().changelist_view(request, extra_context)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        limits.forget()

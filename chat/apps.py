@@ -7,7 +7,7 @@ class ChatConfig(AppConfig):
     verbose_name = "Live chat"
 
     def ready(self):
-        from . import rights
+        from . import limits, rights  # noqa: F401 (limits counts failed logins from its import on)
         from .agents_group import ensure_agents_group
 
         post_migrate.connect(ensure_agents_group, sender=self)

@@ -10,7 +10,10 @@ frames still waiting are dropped (the client sends its outbox again on its next 
 handled finishes, its write and broadcast together.
 
 Close codes (docs/protocol.md): 4401 not authenticated (agent not logged in, unknown visitor token),
-4403 logged in but not an agent.
+4403 logged in but not an agent, 4429 too many visitor sockets from one address (chat/limits.py).
+
+Every frame is counted against its rate limits (chat/limits.py) before it is acted on; one over a limit
+is answered ``rate_limited`` with ``retry_after`` and not acted on.
 """
 
 import asyncio
@@ -22,7 +25,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.utils import await_many_dispatch
 
-from . import calls, events, live, permissions, protocol, selectors, services
+from . import calls, events, limits, live, permissions, protocol, selectors, services
 from .calls import db
 from .coalesce import LatestOnly
 from .errors import ChatError, NotFound
@@ -52,6 +55,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
     error events. A bad frame never closes the socket."""
 
     frames: dict = {}
+    kind = "visitor"  # or "agent": which rate limits apply (chat/limits.py)
 
     async def __call__(self, scope, receive, send):
         """Channels' own start, but a socket is accepted while the channel layer is down: it then has
@@ -64,6 +68,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.worker: asyncio.Task | None = None
         self.link = live.link()
+        self.limits = limits.SocketLimits(scope, self.kind)
+        self.allowance: limits.Allowance | None = None  # what the frame being handled may still take
         self.channel_name = await events.new_channel()
         self.link.register(self)
         try:
@@ -115,12 +121,14 @@ class FrameConsumer(AsyncWebsocketConsumer):
         try:
             frame = protocol.parse(text_data, self.frames)
             self.check_ready(frame)
+            self.allowance = await self.limits.check(frame)
             handler = getattr(self, f"on_{type(frame).__name__.lower()}")
             await handler(frame)
         except protocol.ProtocolError as exc:
             await self.send_frame(events.error(exc.code, exc.message, about=frame or exc.about))
         except ChatError as exc:
-            await self.send_frame(events.error(exc.code, exc.message, about=frame))
+            await self.send_frame(events.error(exc.code, exc.message, about=frame,
+                                               retry_after=getattr(exc, "retry_after", None)))
         except calls.CONNECTION_ERRORS:
             log.warning("database unavailable for a frame", exc_info=True)
             await self.send_frame(events.error(
@@ -218,17 +226,20 @@ class FrameConsumer(AsyncWebsocketConsumer):
         for group in list(self.groups):
             await self.leave(group)
 
-    async def send_history(self, chat, after_seq: int, chat_frame: dict, *, for_agent: bool = False) -> None:
+    async def send_history(self, chat, after_seq: int, chat_frame: dict, *, for_agent: bool = False,
+                           allowance: limits.Allowance | None = None) -> None:
         """The chat's state, then every stored event after ``after_seq`` up to the chat's seq as read,
         then ``resumed``: the client has everything up to its ``last_seq``. Agents also get the
-        visitor's pages and the receipts of messages they already have."""
+        visitor's pages and the receipts of messages they already have. With an ``allowance`` (the
+        answer to a resume frame) the messages stop at the bytes it has left, which it is told of."""
+        max_bytes = RESUME_MAX_BYTES if allowance is None else min(RESUME_MAX_BYTES, allowance.bytes_left)
         await self.send_frame(chat_frame)
         page = await db(selectors.chat_history)(chat, after_seq, for_agent=for_agent)
         if for_agent:
             await self.send_frame(events.pages_frame(chat.public_id, page.journey))
         up_to, more, sent = page.up_to, page.more, 0
         for index, message in enumerate(page.messages):
-            if sent >= RESUME_MAX_BYTES:  # the rest in the next answer, asked for from the last one sent
+            if sent >= max_bytes:  # the rest in the next answer, asked for from the last one sent
                 up_to, more = page.messages[index - 1].seq, True
                 break
             text = json.dumps(events.message_frame(message, chat.public_id), separators=(",", ":"))
@@ -238,6 +249,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
         if receipts:
             await self.send_frame(events.receipt_frame(chat.public_id, max(m.receipt_seq for m in receipts), receipts))
         await self.send_frame(events.resumed(chat.public_id, up_to, more=more))
+        if allowance is not None:
+            await allowance.spend(sent)
 
     async def on_ping(self, frame):
         await self.send_frame(events.pong())
@@ -271,6 +284,7 @@ class VisitorConsumer(FrameConsumer):
         else:
             visitor, token = await self.call_service(services.visitor_register, language=frame.language)
         self.visitor = visitor
+        self.limits.person = visitor.pk
         await self.join(events.visitor_group(visitor.pk))
         await self.join(events.VISITORS_GROUP)
         chat, departments, typing_preview = await db(selectors.visitor_start_state)(visitor.pk)
@@ -309,7 +323,7 @@ class VisitorConsumer(FrameConsumer):
         if chat is None:
             raise NotFound("No such chat.")
         await self.enter_chat(chat.public_id, chat.pk)
-        await self.send_history(chat, frame.after_seq, events.chat_frame_for_visitor(chat))
+        await self.send_history(chat, frame.after_seq, events.chat_frame_for_visitor(chat), allowance=self.allowance)
 
     async def enter_chat(self, chat_public_id: str, chat_pk: int) -> bool:
         """Receive this chat's messages from now on. False if the socket had it already."""
@@ -359,6 +373,7 @@ class AgentConsumer(FrameConsumer):
     """``/ws/agent/``: the console. Session-authenticated; the user must hold the agent permission."""
 
     frames = protocol.AGENT_FRAMES
+    kind = "agent"
 
     async def connect(self):
         self.watched: dict[str, tuple[int, int]] = {}  # chat ID -> (pk, visitor pk)
@@ -373,6 +388,7 @@ class AgentConsumer(FrameConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.authorized = True
+        self.limits.person = self.user.pk
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
         self.rights_checked_at = asyncio.get_running_loop().time()
         self.rights_watch = asyncio.ensure_future(self._recheck_rights_periodically())
@@ -433,7 +449,8 @@ class AgentConsumer(FrameConsumer):
         # Join before reading history, so that an event committed in between is not missed
         # (it may then arrive twice; clients drop a seq they already have).
         await self.watch(chat)
-        await self.send_history(chat, frame.after_seq, events.chat_frame_for_agent(chat), for_agent=True)
+        await self.send_history(chat, frame.after_seq, events.chat_frame_for_agent(chat), for_agent=True,
+                                allowance=self.allowance)
 
     async def watch(self, chat) -> None:
         if chat.public_id in self.watched:

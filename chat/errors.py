@@ -31,4 +31,10 @@ class Conflict(ChatError):
 
 
 class RateLimited(ChatError):
+    """Too many of these lately (chat/limits.py): may be sent again after ``retry_after`` seconds."""
+
     code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -10,6 +10,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 CHAT_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
@@ -145,3 +146,26 @@ class ChatSettings(models.Model):
 
     def __str__(self):
         return "Chat settings"
+
+
+class RateLimit(models.Model):
+    """An admin's setting of one of the rate limits in chat/limits.py (``RULES``): blank keeps the
+    default. One row per rule, made when the admin list is first opened."""
+
+    name = models.CharField(max_length=40, unique=True, editable=False)
+    limit = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="How many (frames, bytes, sockets or failed logins) in the window. 0: no limit. "
+        "Blank: the default.",
+    )
+    window_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="The window in seconds, from the first one counted. Blank: the default.",
+    )
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = "rate limit"
+
+    def __str__(self):
+        return self.name

@@ -8,7 +8,7 @@ from django.db.models import Q
 
 from tickets.models import Department
 
-from .models import Chat, ChatSettings, Message, PageView, Visitor, hash_token
+from .models import Chat, ChatSettings, Message, PageView, RateLimit, Visitor, hash_token
 
 RESUME_LIMIT = 1000  # rows per resume answer; a client with more to catch up asks again
 JOURNEY_BEFORE_CHAT = timedelta(hours=24)
@@ -82,6 +82,12 @@ def typing_preview_enabled() -> bool:
         value = row.typing_preview if row else True
         cache.set(TYPING_PREVIEW_CACHE_KEY, value, SETTINGS_CACHE_SECONDS)
     return value
+
+
+def rate_limit_rows() -> list[tuple[str, int | None, int | None]]:
+    """The admin's settings of the rate limits: (name, limit, window seconds), None for the default.
+    Cached by chat/limits.py for SETTINGS_CACHE_SECONDS, as the typing preview is here."""
+    return list(RateLimit.objects.values_list("name", "limit", "window_seconds"))
 
 
 def forget_cached_settings() -> None:

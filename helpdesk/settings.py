@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "chat.limits.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -178,6 +179,14 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "UTC"
 
+# --- Rate limits (chat/limits.py) ---------------------------------------------------------------
+# Counted in Redis across processes when REDIS_URL is set, in process memory on the embedded default;
+# under the deployment's prefix, like its channel groups. The limits themselves are the admin's (Django
+# admin, "Rate limits"); RATE_LIMITS ({"message.visitor": (20, 10)}) changes their defaults.
+RATE_LIMIT_REDIS_URL = REDIS_URL
+RATE_LIMIT_PREFIX = (os.environ.get("CHANNEL_PREFIX") or deployment_prefix()) + "limits:"
+RATE_LIMITS: dict = {}
+
 # --- Email --------------------------------------------------------------------------------------
 # Embedded default: printed to the console. EMAIL_HOST selects SMTP. With DEBUG off and no EMAIL_HOST,
 # password-reset links and transcripts would only reach the log: helpdesk/checks.py says so at start.
@@ -193,6 +202,8 @@ else:
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
 
 # --- Auth, i18n, static ---------------------------------------------------------------------------
+# Failed logins are throttled per username and per address before any password is checked (chat/limits.py).
+AUTHENTICATION_BACKENDS = ["chat.limits.LoginThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]

@@ -77,6 +77,38 @@ def redis_layer(settings, _memory_layer_by_default):
     return "redis"
 
 
+@pytest.fixture(autouse=True)
+def _rate_limits_in_memory(settings):
+    """Rate limits (chat/limits.py) count in this process's memory, from zero in each test, with their
+    defaults unless the test sets RATE_LIMITS; ``limits_on_redis`` counts them in Redis instead."""
+    from chat import limits
+
+    settings.RATE_LIMIT_REDIS_URL = ""
+    limits.reset()
+    yield
+    limits.reset()
+
+
+@pytest.fixture
+def limits_on_redis(settings, _rate_limits_in_memory):
+    """The rate limits count in the Redis at REDIS_URL, under a prefix of this test's own."""
+    from chat import limits
+
+    require(bool(REDIS_URL) and _answers(REDIS_URL), f"Redis is not reachable at REDIS_URL={REDIS_URL or '(unset)'}")
+    settings.RATE_LIMIT_REDIS_URL = REDIS_URL
+    settings.RATE_LIMIT_PREFIX = f"test-{uuid.uuid4().hex[:10]}:limits:"
+    limits.reset()
+    return "redis"
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def limits_store(request):
+    """Run the test once with the limits counted in memory and once in Redis."""
+    if request.param == "redis":
+        request.getfixturevalue("limits_on_redis")
+    return request.param
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_pool_before_test_database_teardown(django_db_setup, django_db_blocker):
     """The psycopg pool, shared by every thread that ran a consumer's database call, keeps
