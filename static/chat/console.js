@@ -857,6 +857,8 @@ function onFrame(frame) {
     case "error":
       // "Is typing" is a courtesy: its refusal (the chat just ended or moved on) is not news.
       if (frame.frame === "typing") return undefined;
+      // Too much history asked for at once (a rate limit): the cursor asks again by itself.
+      if (frame.frame === "chat.watch" && frame.code === "rate_limited") return undefined;
       return showAlert(frame.message || "Something went wrong.");
     default:
       return undefined;

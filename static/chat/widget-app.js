@@ -139,6 +139,13 @@ function onOpen() {
   return [hello, ...resumes];
 }
 
+function helloLater(seconds) {
+  const delay = (Number(seconds) > 0 ? Number(seconds) : 5) * 1000;
+  setTimeout(() => {
+    if (!state.welcomed) socket.send(onOpen()[0]);
+  }, delay);
+}
+
 function resumeFrame(chatId, afterSeq) {
   return { type: "resume", chat: chatId, after_seq: afterSeq };
 }
@@ -175,6 +182,8 @@ function onFrame(frame) {
       // Page views, receipts, drafts and resumes go in the background: their refusal is not the
       // visitor's business (a refused resume counts as lost after 10 s, and the cursor asks again).
       if (["page.view", "receipt", "typing", "resume"].includes(frame.frame)) return undefined;
+      // Too many new visitors from this address just now: say hello again when the server says.
+      if (frame.frame === "hello" && frame.code === "rate_limited") return helloLater(frame.retry_after);
       return showAlert(frame.message || "Something went wrong.");
     default:
       return undefined;

@@ -11,6 +11,7 @@ import { Outbox } from "./cursor.js";
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
 export const CLOSE_FELL_BEHIND = 4408; // the server queued too much for us: come back at once
+export const CLOSE_TOO_MANY = 4429; // too many sockets from this address: come back, not soon
 
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 10000;
@@ -209,6 +210,7 @@ export class LiveSocket {
     this.stopHeartbeat();
     this.outbox.offline();
     if (this.stopped) return;
+    if (code === CLOSE_TOO_MANY) this.attempt = Math.max(this.attempt, 4); // 4 s or more, growing
     if (code === CLOSE_FELL_BEHIND) {
       // We read too slowly (a busy tab, a slow link); the server closed rather than queue more.
       // Come back at once and resume from the level; the outbox goes again. Twice in a row: back off.
