@@ -373,8 +373,20 @@ def _send(groups: list[str], message: dict, skip_sender: bool) -> None:
             message = {**message, "skip": pending.sender}
         pending.extend((group, message) for group in groups)
         return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
     for group in groups:  # a service called outside a consumer (a view, a task, a test)
-        async_to_sync(_group_send)(group, message)
+        if loop is None:
+            async_to_sync(_group_send)(group, message)
+        else:  # called from code that runs an event loop in this thread: async_to_sync refuses there
+            task = loop.create_task(_group_send(group, message))
+            _sending.add(task)
+            task.add_done_callback(_sending.discard)
+
+
+_sending: set = set()  # sends started by _send from inside a running loop, kept until done
 
 
 async def group_join(group: str, channel_name: str) -> bool:
