@@ -34,7 +34,9 @@ from tests.live_server import LiveHelpdesk, server_env
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 CAP = 1024 * 1024
-MESSAGES = 150  # in the slow visitor's chat, ~4 KiB each on the wire: ~0.6 MiB an answer
+# In the slow visitor's chat, ~4 KiB each on the wire: ~240 KiB, one resume answer (a page stops at
+# about 256 KiB of messages, chat.consumers.RESUME_MAX_BYTES).
+MESSAGES = 60
 REQUESTED = 50 * 1024 * 1024  # what the slow client asks for and does not read
 TIMEOUT = 20
 GRACE = 2  # seconds, for the peer that never reads again
@@ -236,7 +238,7 @@ def test_a_socket_that_stops_reading_is_closed_with_4408_and_others_stay_fast(se
             before = slow.bytes_read
             assert slow.expect("resumed")["last_seq"] == MESSAGES
             answer = slow.bytes_read - before
-            assert CAP / 2 < answer < CAP, answer
+            assert CAP / 8 < answer < CAP, answer
             for _ in range(20):
                 fast.ping()
             group = events.visitor_group(visitor.pk)
