@@ -121,7 +121,7 @@ def _next_seq(chat_id: int) -> int:
         return cursor.fetchone()[0]
 
 
-def _add_message(chat: Chat, *, author_kind: str, text: str, client_id: str | None = None,
+def _add_message(chat: Chat, *, author_kind: str, text: str, html: str, client_id: str | None = None,
                  agent: AbstractBaseUser | None = None, author_name: str = "", event: str = "",
                  acked: bool = False) -> Message:
     seq = _next_seq(chat.pk)
@@ -135,14 +135,17 @@ def _add_message(chat: Chat, *, author_kind: str, text: str, client_id: str | No
         event=event,
         client_id=client_id,
         text=text,
-        html=_render(author_kind, text),
+        html=html,
     )
     events.publish_message(message, chat, acked=acked)
     return message
 
 
 def _system_note(chat: Chat, event: str, text: str) -> Message:
-    return _add_message(chat, author_kind=Message.Author.SYSTEM, text=text, event=event)
+    """A note in the chat's own voice. It is made of names people typed, so it is escaped and never
+    linkified: a visitor named "verify at https://…" must not put a link in the helpdesk's mouth."""
+    return _add_message(chat, author_kind=Message.Author.SYSTEM, text=text, html=rendering.render_note(text),
+                        event=event)
 
 
 # --- Visitors -------------------------------------------------------------------------------------
@@ -220,8 +223,9 @@ def _chat_start(*, visitor_id, name, email, department_id, text, client_id, ip_a
         visitor=visitor, ticket=ticket, department=department,
         ip_address=ip_address, user_agent=(user_agent or "")[:400],
     )
-    message = _add_message(chat, author_kind=Message.Author.VISITOR, text=text, client_id=client_id,
-                           author_name=name, acked=True)
+    message = _add_message(chat, author_kind=Message.Author.VISITOR, text=text,
+                           html=_render(Message.Author.VISITOR, text), client_id=client_id, author_name=name,
+                           acked=True)
     events.publish_chat_changed(chat)
     return PostResult(message, chat, duplicate=False)
 

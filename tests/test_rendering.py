@@ -1,5 +1,6 @@
 """Rendering is bounded: any text within the message limit renders or is refused with ``invalid`` and a
-reason its writer can act on, never an error of ours; ordinary messages come out as they always did."""
+reason its writer can act on, never an error of ours; system notes never linkify what people typed;
+ordinary messages come out as they always did, the same to the widget and the console."""
 
 import random
 import re
@@ -9,6 +10,10 @@ from bleach.linkifier import URL_RE as BLEACH_URL_RE
 
 from chat import rendering, services
 from chat.errors import InvalidInput
+from chat.models import Message
+from chat.services import Actor
+
+from .factories import AgentFactory, VisitorFactory, start_chat
 
 N = services.MAX_MESSAGE_CHARS
 
@@ -199,6 +204,34 @@ def test_html_made_ahead_is_stored_only_for_its_own_text():
     assert refused.html == "" and refused.refusal
     with pytest.raises(InvalidInput):
         rendering.html_of(refused, rendering.MARKDOWN, "[" * 3000)
+
+
+# --- System notes ------------------------------------------------------------------------------------
+
+SPOOF = "Helpdesk notice: verify your account at https://helpdesk-verify.com/login"
+
+
+@pytest.mark.django_db
+def test_a_system_note_never_makes_a_link_of_a_visitors_name():
+    visitor = VisitorFactory()
+    chat = start_chat(visitor, name=SPOOF, text="My name says it all: https://helpdesk-verify.com/login")
+    services.chat_end(chat_public_id=chat.public_id, actor=Actor.for_visitor(visitor.pk))
+    note = Message.objects.get(chat=chat, event="ended")
+    assert note.text == f"{SPOOF} ended the chat."
+    assert note.html == "Helpdesk notice: verify your account at https://helpdesk-verify.com/login ended the chat."
+    assert "<a" not in note.html
+    # The visitor's own message is still linkified, as visitor text always is.
+    first = Message.objects.get(chat=chat, seq=1)
+    assert '<a href="https://helpdesk-verify.com/login"' in first.html
+
+
+@pytest.mark.django_db
+def test_a_system_note_escapes_and_never_links_an_agents_name():
+    agent = AgentFactory(first_name="<b>Alex</b>", last_name="www.helpdesk-verify.com")
+    chat = start_chat()
+    services.chat_accept(chat_public_id=chat.public_id, agent=agent)
+    note = Message.objects.get(chat=chat, event="accepted")
+    assert note.html == "&lt;b&gt;Alex&lt;/b&gt; www.helpdesk-verify.com joined the chat."
 
 
 def test_the_limits_are_documented():
