@@ -1,6 +1,8 @@
 """How consumers run services and selectors: on Channels' database thread, retried once when the
 database connection died, and, for services, with the broadcasts they commit sent from the event loop
-in the same unit as the write, which a socket's cancellation cannot split.
+in the same unit as the write, which a socket's cancellation cannot split. A message's HTML is made
+before its service runs, off that thread (``rendered``): every socket's database work waits behind
+whatever runs there.
 
 Retrying is safe because every service the sockets call is idempotent: message sends and chat starts
 by ``client_id``, receipts, page views, accept and end by what they find (DESIGN.md).
@@ -13,7 +15,8 @@ import logging
 from channels.db import database_sync_to_async
 from django.db import InterfaceError, OperationalError, connection
 
-from . import events
+from . import events, rendering, services
+from .errors import ChatError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,19 @@ async def service(func, /, *, sender: str | None, **kwargs):
     _unfinished.add(task)
     task.add_done_callback(_finished)
     return await asyncio.shield(task)
+
+
+async def rendered(actor: "services.Actor", text: str) -> rendering.Rendered | None:
+    """The HTML of a message's text, made ahead for ``message_post`` or ``chat_start`` (which store it,
+    or refuse the text with the reason it carries): in place when that is cheap, else on the rendering
+    threads, never on the database thread. None when the service will refuse the text itself (empty or
+    too long); it then says so, in its own order of checks."""
+    try:
+        text = services.check_message_text(text)
+    except ChatError:
+        return None
+    format = services.message_format(actor)
+    return rendering.render_in_place(format, text) or await rendering.render_async(format, text)
 
 
 def _finished(task: asyncio.Task) -> None:

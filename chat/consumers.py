@@ -295,10 +295,11 @@ class VisitorConsumer(FrameConsumer):
                                              typing_preview=typing_preview, live=self.link.state))
 
     async def on_chatstart(self, frame: protocol.ChatStart):
+        rendered = await calls.rendered(services.Actor.for_visitor(self.visitor.pk), frame.text)
         result = await self.call_service(services.chat_start,
             visitor_id=self.visitor.pk, name=frame.name, email=frame.email, department_id=frame.department,
             text=frame.text, client_id=frame.client_id, ip_address=client_ip(self.scope),
-            user_agent=_header(self.scope, b"user-agent"),
+            user_agent=_header(self.scope, b"user-agent"), rendered=rendered,
         )
         await self.enter_chat(result.chat.public_id, result.chat.pk)
         await self.send_frame(events.chat_frame_for_visitor(result.chat))
@@ -306,9 +307,10 @@ class VisitorConsumer(FrameConsumer):
 
     async def on_messagesend(self, frame: protocol.MessageSend):
         self.typing.drop()  # the draft is now a message: a late draft must not show it again
+        actor = services.Actor.for_visitor(self.visitor.pk)
         result = await self.call_service(services.message_post,
-            chat_public_id=frame.chat, actor=services.Actor.for_visitor(self.visitor.pk),
-            client_id=frame.client_id, text=frame.text,
+            chat_public_id=frame.chat, actor=actor, client_id=frame.client_id, text=frame.text,
+            rendered=await calls.rendered(actor, frame.text),
         )
         await self.send_frame(events.message_ack(result.message, result.chat.public_id, duplicate=result.duplicate))
 
@@ -496,9 +498,10 @@ class AgentConsumer(FrameConsumer):
 
     async def on_messagesend(self, frame: protocol.MessageSend):
         self.typing.drop()
+        actor = services.Actor.for_agent(self.user)
         result = await self.call_service(services.message_post,
-            chat_public_id=frame.chat, actor=services.Actor.for_agent(self.user),
-            client_id=frame.client_id, text=frame.text,
+            chat_public_id=frame.chat, actor=actor, client_id=frame.client_id, text=frame.text,
+            rendered=await calls.rendered(actor, frame.text),
         )
         await self.send_frame(events.message_ack(result.message, result.chat.public_id, duplicate=result.duplicate))
 

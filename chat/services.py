@@ -104,10 +104,9 @@ def check_department(department_id: int | None) -> Department | None:
     raise InvalidInput("That department does not take chats.")
 
 
-def _render(author_kind: str, text: str) -> str:
-    if author_kind == Message.Author.AGENT:
-        return rendering.render_markdown(text)
-    return rendering.render_plain(text)
+def message_format(actor: Actor) -> str:
+    """How a message's text becomes HTML: agents write Markdown, visitors plain text."""
+    return rendering.MARKDOWN if actor.is_agent else rendering.PLAIN
 
 
 def _next_seq(chat_id: int) -> int:
@@ -180,20 +179,22 @@ def _once_more_on_conflict(write, **kwargs):
 
 def chat_start(*, visitor_id: int, name: str, email: str, department_id: int | None, text: str,
                client_id: str, ip_address: str | None = None, user_agent: str = "",
-               language: str = "") -> PostResult:
+               language: str = "", rendered: rendering.Rendered | None = None) -> PostResult:
     """Open a chat with the visitor's first message. Sent again with the same ``client_id`` (the
-    answer was lost), it answers with the chat already started."""
+    answer was lost), it answers with the chat already started. ``rendered``: the text's HTML made
+    ahead, off the database thread (``calls.rendered``); made here when it is not given."""
     return _once_more_on_conflict(
         _chat_start, visitor_id=visitor_id, name=name, email=email, department_id=department_id, text=text,
-        client_id=client_id, ip_address=ip_address, user_agent=user_agent, language=language,
+        client_id=client_id, ip_address=ip_address, user_agent=user_agent, language=language, rendered=rendered,
     )
 
 
 @transaction.atomic
 def _chat_start(*, visitor_id, name, email, department_id, text, client_id, ip_address, user_agent,
-                language) -> PostResult:
+                language, rendered) -> PostResult:
     name, email = check_name(name), check_email(email)
     text, client_id = check_message_text(text), check_client_id(client_id)
+    html = rendering.html_of(rendered, rendering.PLAIN, text)
     department = check_department(department_id)
     visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
 
@@ -223,19 +224,21 @@ def _chat_start(*, visitor_id, name, email, department_id, text, client_id, ip_a
         visitor=visitor, ticket=ticket, department=department,
         ip_address=ip_address, user_agent=(user_agent or "")[:400],
     )
-    message = _add_message(chat, author_kind=Message.Author.VISITOR, text=text,
-                           html=_render(Message.Author.VISITOR, text), client_id=client_id, author_name=name,
-                           acked=True)
+    message = _add_message(chat, author_kind=Message.Author.VISITOR, text=text, html=html, client_id=client_id,
+                           author_name=name, acked=True)
     events.publish_chat_changed(chat)
     return PostResult(message, chat, duplicate=False)
 
 
-def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str) -> PostResult:
+def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str,
+                 rendered: rendering.Rendered | None = None) -> PostResult:
     """Post a message. The same ``client_id`` twice stores it once, answers with the stored one and
     broadcasts it again, also after the chat has ended (a client resending its outbox after a reconnect).
 
     The hot path: checks in Python, then one write (``message_log.append``) that takes the seq and
-    inserts the row, and the broadcast once it is committed."""
+    inserts the row, and the broadcast once it is committed. ``rendered`` is the text's HTML made
+    ahead, off the database thread (``calls.rendered``); without it the HTML is made here. A text past
+    the rendering limits is refused (``InvalidInput``) before anything is written."""
     client_id = check_client_id(client_id)
     text = check_message_text(text)
     if actor.is_agent:
@@ -244,7 +247,7 @@ def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str
     else:
         kind, writer_column, writer_id, agent_id, name = (
             Message.Author.VISITOR, "visitor_id", actor.visitor_id, None, None)
-    html = _render(kind, text)
+    html = rendering.html_of(rendered, message_format(actor), text)
     try:
         row = message_log.append(chat_public_id=chat_public_id, writer_column=writer_column, writer_id=writer_id,
                                  author_kind=kind, agent_id=agent_id, author_name=name, client_id=client_id,

@@ -7,12 +7,14 @@ import re
 
 import pytest
 from bleach.linkifier import URL_RE as BLEACH_URL_RE
+from channels.db import database_sync_to_async
 
 from chat import rendering, services
 from chat.errors import InvalidInput
 from chat.models import Message
 from chat.services import Actor
 
+from . import live
 from .factories import AgentFactory, VisitorFactory, start_chat
 
 N = services.MAX_MESSAGE_CHARS
@@ -232,6 +234,85 @@ def test_a_system_note_escapes_and_never_links_an_agents_name():
     services.chat_accept(chat_public_id=chat.public_id, agent=agent)
     note = Message.objects.get(chat=chat, event="accepted")
     assert note.html == "&lt;b&gt;Alex&lt;/b&gt; www.helpdesk-verify.com joined the chat."
+
+
+@pytest.mark.django_db
+def test_an_agents_message_past_the_limits_is_refused_and_not_stored():
+    agent = AgentFactory()
+    chat = start_chat()
+    services.chat_accept(chat_public_id=chat.public_id, agent=agent)
+    with pytest.raises(InvalidInput, match="nested"):
+        services.message_post(chat_public_id=chat.public_id, actor=Actor.for_agent(agent), client_id="deep",
+                              text="1. " * 1666)
+    assert not Message.objects.filter(chat=chat, client_id="deep").exists()
+
+
+# --- Over the sockets ------------------------------------------------------------------------------
+
+
+@database_sync_to_async
+def _stored_html(chat_id: str, client_id: str) -> str:
+    return Message.objects.get(chat__public_id=chat_id, client_id=client_id).html
+
+
+async def _accepted_chat(agent, visitor, text="Hello"):
+    chat = await live.start_chat(visitor, text=text)
+    await agent.send({"type": "chat.accept", "chat": chat["id"]})
+    await agent.expect("chat", **{"chat.id": chat["id"], "chat.status": "active"})
+    return chat
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_widget_and_the_console_get_the_same_html_as_before():
+    agent, _ = await live.agent(await database_sync_to_async(AgentFactory)())
+    visitor, _ = await live.visitor()
+    chat = await _accepted_chat(agent, visitor)
+    for number, (text, html) in enumerate(ORDINARY_AGENT.items()):
+        await agent.send({"type": "message.send", "chat": chat["id"], "client_id": f"a{number}", "text": text})
+        ack = await agent.expect("message.ack", **{"message.client_id": f"a{number}"})
+        shown = await visitor.expect_message(client_id=f"a{number}")
+        assert ack["message"]["html"] == shown["html"] == html == await _stored_html(chat["id"], f"a{number}")
+    for number, (text, html) in enumerate(ORDINARY_VISITOR.items()):
+        await visitor.send({"type": "message.send", "chat": chat["id"], "client_id": f"v{number}", "text": text})
+        ack = await visitor.expect("message.ack", **{"message.client_id": f"v{number}"})
+        shown = await agent.expect_message(client_id=f"v{number}")
+        assert ack["message"]["html"] == shown["html"] == html
+    await agent.close()
+    await visitor.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_agents_pathological_message_is_refused_and_other_chats_are_answered_meanwhile():
+    """The worst messages are answered ``invalid`` naming their client_id (never ``internal``, which the
+    console would resend forever), and a visitor in another chat is answered all the while."""
+    agent, _ = await live.agent(await database_sync_to_async(AgentFactory)())
+    visitor, _ = await live.visitor()
+    chat = await _accepted_chat(agent, visitor)
+    other, _ = await live.visitor()
+    other_chat = await live.start_chat(other, text="Anyone there?", client_id="o0")
+    await other.expect("message.ack", **{"message.client_id": "o0"})
+
+    worst = ["[" * N, "1. " * (N // 3), "* " * 2000 + "x", "[`]`" * 200 + "x" * 4000, "x\n=\n" * 600,
+             "<blockquote>" * 400 + "x"]
+    for number, text in enumerate(worst):
+        await agent.send({"type": "message.send", "chat": chat["id"], "client_id": f"bad{number}", "text": text})
+        await other.send({"type": "message.send", "chat": other_chat["id"], "client_id": f"o{number + 1}",
+                          "text": f"still there? {number}"})
+        await other.send({"type": "ping"})
+    for number in range(len(worst)):
+        await other.expect("message.ack", **{"message.client_id": f"o{number + 1}"})
+        await other.expect("pong")
+    for number in range(len(worst) - 1):
+        error = await agent.expect("error", client_id=f"bad{number}")
+        assert error["code"] == "invalid" and error["frame"] == "message.send", error
+        assert error["message"].startswith("This message has too")
+    # The last one is within the limits: rendered and stored.
+    await agent.expect("message.ack", **{"message.client_id": f"bad{len(worst) - 1}"})
+    assert all(frame.get("code") != "internal" for frame in agent.seen)
+    await other.send({"type": "ping"})
+    await other.expect("pong")
+    for socket in (agent, visitor, other):
+        await socket.close()
 
 
 def test_the_limits_are_documented():
