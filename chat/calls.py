@@ -1,8 +1,8 @@
 """How consumers run services and selectors: on Channels' database thread, retried once when the
-database connection died, and, for services, with the broadcasts they commit sent from the event loop
-in the same unit as the write, which a socket's cancellation cannot split. A message's HTML is made
-before its service runs, off that thread (``rendered``): every socket's database work waits behind
-whatever runs there.
+database connection died (after the pool has dropped its dead idle connections), and, for services,
+with the broadcasts they commit sent from the event loop in the same unit as the write, which a
+socket's cancellation cannot split. A message's HTML is made before its service runs, off that
+thread (``rendered``): every socket's database work waits behind whatever runs there.
 
 Retrying is safe because every service the sockets call is idempotent: message sends and chat starts
 by ``client_id``, receipts, page views, accept and end by what they find (DESIGN.md).
@@ -39,10 +39,24 @@ def _retried_once(func):
                 raise
             log.warning("database call %s failed; retrying once on a fresh connection", func.__name__,
                         exc_info=True)
-            connection.close()  # the pool discards a broken connection and checks the next one
+            connection.close()  # the pool discards a broken connection as it takes it back
+            _drop_dead_idle_connections()
             return func(*args, **kwargs)
 
     return run
+
+
+def _drop_dead_idle_connections() -> None:
+    """What killed one connection (a database restart, terminated backends) often killed its idle
+    siblings in the pool too: test them all now, without waiting, so that the retry gets a live one.
+    (The pool's own check on every checkout costs a round trip per message and backs off for
+    seconds on the shared database thread after a failure.)"""
+    pool = getattr(connection, "pool", None)
+    if pool is not None:
+        try:
+            pool.check()
+        except Exception:
+            log.warning("could not check the connection pool", exc_info=True)
 
 
 def db(func):

@@ -103,7 +103,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
             return
         if self.inbox.qsize() >= MAX_WAITING_FRAMES:
             await self.send_frame(events.error("rate_limited", "Too many frames at once. Wait for the answers "
-                                               "before you send more.", retry_after=RETRY_AFTER_SECONDS))
+                                               "before you send more.", about=protocol.refused_frame(text_data),
+                                               retry_after=RETRY_AFTER_SECONDS))
             return
         self.inbox.put_nowait((text_data, bytes_data))
         if self.worker is None:

@@ -126,9 +126,12 @@ TEMPLATES = [
 # its throughput (see shared DESIGN.md), and Django advises the backend pool over persistent
 # connections under ASGI.
 if DATABASE_URL:
-    # CONN_HEALTH_CHECKS: the pool checks a connection as it hands it out (one empty round trip), so
-    # that one PostgreSQL closed or a terminated backend never reaches a request.
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
+    # No CONN_HEALTH_CHECKS: with it the pool checks each connection it hands out (a round trip per
+    # message), and after a failed check psycopg_pool sleeps with backoff (1 s, 2 s, …) on the one
+    # database thread every socket shares: terminated backends stalled a whole process for 10 s.
+    # A call that meets a dead connection is retried instead, after the pool has dropped every dead
+    # idle connection at once (chat/calls.py).
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": int(os.environ.get("DATABASE_POOL_MIN", "2")),

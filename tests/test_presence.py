@@ -353,6 +353,7 @@ async def test_no_typing_is_forwarded_after_the_chat_ended(layer):
 
 @pytest_mark_live
 async def test_turning_the_preview_off_reaches_connected_widgets_within_seconds(layer):
+    await database_sync_to_async(forget_cached_settings)()  # a run before this one may have turned it off
     agent, visitor, chat, welcome = await _chatting()
     assert welcome["typing_preview"] is True
     await visitor.send({"type": "typing", "chat": chat["id"], "text": "visible draft"})
