@@ -150,6 +150,25 @@ def test_our_url_pattern_finds_what_bleachs_finds():
         assert ours == [m.span() for m in BLEACH_URL_RE.finditer(text)], text
 
 
+def test_the_link_gate_is_the_pattern_it_replaces():
+    """Visitor text skips linkify unless it may hold a link; the faster test says so exactly when the
+    pattern it replaces did (which decides, for visitor text, what goes through html5lib at all)."""
+    pattern = re.compile(r"://|www\.|[\w-]\.[A-Za-z]{2,}")
+    rng = random.Random(3)
+    alphabet = list("ab.-_ :/w\u212a\u00e91") + ["www", "://", ".co", "e.g."]
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+        assert rendering.links.may_have_link(text) == bool(pattern.search(text)), text
+
+
+def test_what_is_cheap_is_rendered_in_place_and_the_rest_on_the_rendering_threads():
+    assert rendering.render_in_place(rendering.PLAIN, "ok thanks!").html == "ok thanks!"
+    short_link = rendering.render_in_place(rendering.PLAIN, "see https://example.com/a")
+    assert short_link == rendering.render(rendering.PLAIN, "see https://example.com/a")
+    assert rendering.render_in_place(rendering.PLAIN, "see https://example.com/a " * 20) is None
+    assert rendering.render_in_place(rendering.MARKDOWN, "ok thanks!") is None
+
+
 # --- As before ---------------------------------------------------------------------------------------
 
 # What the renderer made of these before rendering was bounded (and what it must still make).

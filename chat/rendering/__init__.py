@@ -27,7 +27,7 @@ from chat.errors import InvalidInput
 
 from . import meter
 from .limits import MAX_ELEMENTS, MAX_LINKS, MAX_MARKS, MAX_NESTING, TOO_DEEP, TOO_MANY_ELEMENTS, markdown_refusal
-from .links import HTML_MAY_HAVE_LINK, MAY_HAVE_LINK, URL_RE, escape_plain, link_attrs, linkify_plain
+from .links import HTML_MAY_HAVE_LINK, URL_RE, escape_plain, link_attrs, linkify_plain, may_have_link, quick_to_linkify
 
 __all__ = ["MARKDOWN", "PLAIN", "MAX_ELEMENTS", "MAX_LINKS", "MAX_MARKS", "MAX_NESTING", "URL_RE", "Rendered",
            "html_of", "markdown_refusal", "render", "render_async", "render_in_place", "render_markdown",
@@ -83,7 +83,7 @@ def render_markdown(text: str) -> str:
 
 def render_plain(text: str) -> str:
     """Visitor text: escaped, line breaks kept, bare URLs made into links. Never refused."""
-    if not MAY_HAVE_LINK.search(text):
+    if not may_have_link(text):
         return escape_plain(text)
     return linkify_plain(text, _tools.linker)
 
@@ -129,11 +129,14 @@ _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="render")
 
 
 def render_in_place(format: str, text: str) -> Rendered | None:
-    """``render``, when it costs less than a thread hop: plain text without anything link-like, escaped
-    in microseconds. None for everything else, which ``render_async`` runs on the rendering threads."""
-    if format == PLAIN and not MAY_HAVE_LINK.search(text):
+    """``render``, when it costs no more than a thread hop: plain text without anything link-like
+    (escaped in microseconds), or short with a link or two (linkified in about 100 µs). None for
+    everything else, which ``render_async`` runs on the rendering threads."""
+    if format != PLAIN:
+        return None
+    if not may_have_link(text):
         return Rendered(PLAIN, text, escape_plain(text))
-    return None
+    return Rendered(PLAIN, text, linkify_plain(text, _tools.linker)) if quick_to_linkify(text) else None
 
 
 async def render_async(format: str, text: str) -> Rendered:

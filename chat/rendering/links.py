@@ -17,6 +17,8 @@ from bleach.linkifier import TLDS
 MAX_LINK_WORDS = 300  # words with a dot, each a possible link (a link costs linkify about 40 µs)
 MAX_LINK_ENTITIES = 500  # & < > in those words, each a slow step of html5lib
 _SHORT = 500  # a text this short is linkified whole, in one call: fewer steps, and bounded anyway
+# A text linkify makes links of in about 100 µs, less than handing it to a thread and back costs.
+_QUICK_CHARS, _QUICK_DOTS, _QUICK_ENTITIES = 300, 8, 16
 
 
 def link_attrs(attrs, new=False):
@@ -59,13 +61,26 @@ def _url_re() -> re.Pattern:
 
 
 URL_RE = _url_re()
-# Anything linkify could turn into a link has a scheme, "www." or a dot between a name and a
-# top-level domain. Most chat lines have none, and linkify parses the whole text as HTML: skip it.
-MAY_HAVE_LINK = re.compile(r"://|www\.|[\w-]\.[A-Za-z]{2,}")
+_DOT_LETTERS = re.compile(r"\.[A-Za-z]{2}")
+_NAME_CHAR = re.compile(r"[\w-]")
 # The same for HTML that html5lib has read already, with the case folding of URL_RE; or a link.
 HTML_MAY_HAVE_LINK = re.compile(r"<a|[\w-]\.[a-z]{2}", re.IGNORECASE)
 # A link never holds whitespace and always holds a dot.
 _WORDS = re.compile(r"[^ \t\n]+")
+
+
+def may_have_link(text: str) -> bool:
+    r"""Anything linkify could turn into a link has a scheme, "www." or a dot between a name and a
+    top-level domain (the pattern ``://|www\.|[\w-]\.[A-Za-z]{2,}``, searched for the dot first, which
+    takes a fifth of the time). Most chat lines have none, and linkify parses the text as HTML."""
+    if "://" in text or "www." in text:
+        return True
+    return any(match.start() and _NAME_CHAR.match(text, match.start() - 1) for match in _DOT_LETTERS.finditer(text))
+
+
+def quick_to_linkify(text: str) -> bool:
+    return (len(text) <= _QUICK_CHARS and text.count(".") <= _QUICK_DOTS
+            and text.count("&") + text.count("<") + text.count(">") <= _QUICK_ENTITIES)
 
 
 def escape_plain(text: str) -> str:
