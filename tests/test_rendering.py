@@ -206,6 +206,17 @@ ORDINARY_VISITOR = {
 }
 
 
+def test_a_long_visitor_text_keeps_its_links():
+    text = "Ok. Done. 1.5 e.g. etc. " * 180 + "see https://shop.example.com/orders/48213 please"
+    assert len(text) <= N
+    assert rendering.render_plain(text).endswith(
+        'see <a href="https://shop.example.com/orders/48213" rel="noopener noreferrer nofollow" target="_blank">'
+        'https://shop.example.com/orders/48213</a> please')
+    # Past the bounds, the text is still shown, only without links.
+    many = "x.co " * 900
+    assert rendering.render_plain(many) == many
+
+
 @pytest.mark.parametrize("text, html", ORDINARY_AGENT.items())
 def test_ordinary_agent_markdown_renders_as_before(text, html):
     assert rendering.render_markdown(text) == html

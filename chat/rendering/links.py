@@ -14,7 +14,7 @@ from bleach import html5lib_shim
 from bleach.linkifier import TLDS
 
 # Past these, a visitor's text is shown escaped, without links (it is never refused for its looks):
-MAX_LINK_WORDS = 300  # words with a dot, each a possible link (a link costs linkify about 40 µs)
+MAX_LINK_DOTS = 300  # dots in the words that may hold a link, each a possible link (~40 µs to make)
 MAX_LINK_ENTITIES = 500  # & < > in those words, each a slow step of html5lib
 _SHORT = 500  # a text this short is linkified whole, in one call: fewer steps, and bounded anyway
 # A text linkify makes links of in about 100 µs, less than handing it to a thread and back costs.
@@ -65,8 +65,10 @@ _DOT_LETTERS = re.compile(r"\.[A-Za-z]{2}")
 _NAME_CHAR = re.compile(r"[\w-]")
 # The same for HTML that html5lib has read already, with the case folding of URL_RE; or a link.
 HTML_MAY_HAVE_LINK = re.compile(r"<a|[\w-]\.[a-z]{2}", re.IGNORECASE)
-# A link never holds whitespace and always holds a dot.
+# A link never holds whitespace, and always a dot between a name and two letters (of a top-level
+# domain, in URL_RE's case folding).
 _WORDS = re.compile(r"[^ \t\n]+")
+_HOST_LIKE = re.compile(r"[\w-]\.[a-z]{2}", re.IGNORECASE)
 
 
 def may_have_link(text: str) -> bool:
@@ -93,9 +95,10 @@ def linkify_plain(text: str, linker) -> str:
     linkifying it whole, without parsing what cannot be a link."""
     if len(text) <= _SHORT or "\r" in text or "\ufeff" in text:  # (html5lib changes these two)
         return linker.linkify(escape_plain(text))
-    words = [m for m in _WORDS.finditer(text) if "." in m.group()]
+    words = [m for m in _WORDS.finditer(text) if _HOST_LIKE.search(m.group())]
+    dots = sum(m.group().count(".") for m in words)
     entities = sum(m.group().count("&") + m.group().count("<") + m.group().count(">") for m in words)
-    if not words or len(words) > MAX_LINK_WORDS or entities > MAX_LINK_ENTITIES:
+    if not words or dots > MAX_LINK_DOTS or entities > MAX_LINK_ENTITIES:
         return escape_plain(text)
     linked = linker.linkify("\n".join(html.escape(m.group(), quote=False) for m in words)).split("\n")
     parts, last = [], 0
