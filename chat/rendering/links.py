@@ -75,9 +75,16 @@ def may_have_link(text: str) -> bool:
     r"""Anything linkify could turn into a link has a scheme, "www." or a dot between a name and a
     top-level domain (the pattern ``://|www\.|[\w-]\.[A-Za-z]{2,}``, searched for the dot first, which
     takes a fifth of the time). Most chat lines have none, and linkify parses the text as HTML."""
-    if "://" in text or "www." in text:
+    if "://" in text:
         return True
-    return any(match.start() and _NAME_CHAR.match(text, match.start() - 1) for match in _DOT_LETTERS.finditer(text))
+    if "." not in text:  # (the other two need one)
+        return False
+    if "www." in text:
+        return True
+    for match in _DOT_LETTERS.finditer(text):
+        if match.start() and _NAME_CHAR.match(text, match.start() - 1):
+            return True
+    return False
 
 
 def quick_to_linkify(text: str) -> bool:
