@@ -33,7 +33,11 @@ class Visitor(models.Model):
     email = models.EmailField(blank=True)
     language = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    last_seen_at = models.DateTimeField(null=True, blank=True)
+    # Presence: an open widget socket writes ``last_seen_at`` at hello and then every
+    # ``services.PRESENCE_HEARTBEAT_SECONDS``; older than ``services.PRESENCE_GONE_SECONDS``, the visitor
+    # is gone. ``tab_hidden`` is what the widget said last: the page is in a background tab (away).
+    last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    tab_hidden = models.BooleanField(default=False)
 
     def __str__(self):
         return self.name or self.email or f"Visitor {self.pk}"
@@ -134,6 +138,13 @@ class ChatSettings(models.Model):
         default=True,
         help_text="Agents see what a visitor types before it is sent. Off: agents see only 'typing…'. "
         "The widget tells visitors when this is on.",
+    )
+    visitor_gone_minutes = models.PositiveIntegerField(
+        default=10, validators=[MinValueValidator(1)],
+        help_text="A chat ends by itself when its visitor has had no widget open for this long (every tab "
+        "closed, or the connection lost). 10 minutes: a reload, a browser restart, a phone locked for a "
+        "while or a train tunnel come back well within it, and an agent's list is not left holding chats "
+        "nobody will answer.",
     )
 
     class Meta:
