@@ -1,28 +1,33 @@
+"""Chats, visitors and settings in Django admin; and the ticket's admin page with its chat.
+
+Tickets know nothing of chats, so the ticket page's link to its chat, and the live conversation of a
+chat whose transcript is not stored yet, are added here: ``TicketWithChatAdmin`` replaces the tickets
+app's ``TicketAdmin`` and differs from it only in those two things.
+"""
+
 from django.contrib import admin
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html
+
+from tickets.admin import ADMIN_MEDIA, TicketAdmin, conversation_html, ticket_admin_link
+from tickets.models import Ticket
 
 from . import limits, services
-from .models import Chat, ChatSettings, Message, PageView, RateLimit, Visitor
+from .models import Chat, ChatSettings, PageView, RateLimit, Visitor
+from .ticket_selectors import chat_conversation, chat_of_ticket
 
 
-class MessageInline(admin.TabularInline):
-    """The conversation, read-only: messages are changed by services, never by hand."""
-
-    model = Message
-    fields = ("seq", "author_kind", "author_name", "text", "created_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ("seq",)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+def chat_admin_link(chat) -> str:
+    if chat is None:
+        return "-"
+    return format_html('<a href="{}">{}</a> ({})', reverse("admin:chat_chat_change", args=[chat.pk]),
+                       chat.public_id, chat.get_status_display())
 
 
 class PageViewInline(admin.TabularInline):
+    """The pages the visitor looked at, as the widget reported them. Read-only."""
+
     model = PageView
     fields = ("created_at", "title", "url")
     readonly_fields = fields
@@ -32,17 +37,73 @@ class PageViewInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Chat)
 class ChatAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "visitor", "department", "status", "agent", "started_at", "ended_at")
+    list_display = ("public_id", "visitor", "department", "status", "agent", "ticket_link", "started_at",
+                    "ended_at")
     list_filter = ("status", "department")
+    list_select_related = ("visitor", "department", "agent", "ticket")
     search_fields = ("public_id", "visitor__name", "visitor__email", "ip_address")
-    readonly_fields = ("public_id", "visitor", "ticket", "started_at", "accepted_at", "ended_at", "ip_address",
-                       "user_agent", "last_seq", "status", "agent")
-    fields = readonly_fields + ("department",)
-    inlines = [MessageInline, PageViewInline]
+    search_help_text = "Chat ID, visitor's name or email, or IP address."
+    readonly_fields = ("public_id", "visitor_link", "ticket_link", "started_at", "accepted_at", "ended_at",
+                       "ip_address", "user_agent", "last_seq", "status", "agent", "conversation")
+    fieldsets = [
+        (None, {"fields": ("public_id", "status", "visitor_link", "ticket_link", "agent", "department")}),
+        ("Times", {"fields": ("started_at", "accepted_at", "ended_at")}),
+        ("Connection", {"fields": ("ip_address", "user_agent", "last_seq")}),
+        ("Conversation", {"fields": ("conversation",), "classes": ("hd-adm-wide",)}),
+    ]
+    inlines = [PageViewInline]
     date_hierarchy = "started_at"
+
+    @property
+    def media(self):
+        return super().media + ADMIN_MEDIA
+
+    @admin.display(description="ticket", ordering="ticket")
+    def ticket_link(self, obj):
+        return ticket_admin_link(obj.ticket)
+
+    @admin.display(description="visitor")
+    def visitor_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:chat_visitor_change", args=[obj.visitor_id]),
+                           str(obj.visitor))
+
+    @admin.display(description="conversation")
+    def conversation(self, obj):
+        return conversation_html(chat_conversation(obj), caption="Messages", empty="No messages.")
+
+
+class TicketWithChatAdmin(TicketAdmin):
+    """The ticket's page with a link to its chat; before the transcript is stored, it shows the chat's
+    messages as they are now."""
+
+    header_fields = ("ref", "chat_link", *TicketAdmin.header_fields[1:])
+    readonly_fields = (*TicketAdmin.readonly_fields, "chat_link")
+
+    def _chat(self, obj):
+        if not hasattr(obj, "_admin_chat"):
+            obj._admin_chat = chat_of_ticket(obj.pk)
+        return obj._admin_chat
+
+    @admin.display(description="chat")
+    def chat_link(self, obj):
+        return chat_admin_link(self._chat(obj))
+
+    def conversation_entries(self, obj):
+        lines, caption = super().conversation_entries(obj)
+        chat = self._chat(obj)
+        if lines or chat is None:
+            return lines, caption
+        return chat_conversation(chat), f"Chat {chat.public_id} as it is now (no transcript stored yet)"
+
+
+admin.site.unregister(Ticket)
+admin.site.register(Ticket, TicketWithChatAdmin)
 
 
 @admin.register(Visitor)

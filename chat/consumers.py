@@ -25,7 +25,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.utils import await_many_dispatch
 
-from . import calls, events, limits, live, permissions, protocol, selectors, services
+from . import calls, details, events, limits, live, permissions, presence, protocol, selectors, services, ticket_actions
 from .calls import db
 from .coalesce import LatestOnly
 from .errors import ChatError, NotFound
@@ -294,6 +294,45 @@ class VisitorConsumer(FrameConsumer):
         self.greeted = True
         await self.send_frame(events.welcome(token=token, visitor=visitor, departments=departments, chat=chat,
                                              typing_preview=typing_preview, live=self.link.state))
+        self.heartbeat = asyncio.ensure_future(self._keep_presence())
+
+    # --- presence: online, away (page hidden), gone ---
+
+    async def _keep_presence(self) -> None:
+        """Counted as open at hello, then seen every HEARTBEAT_SECONDS while the socket stays."""
+        await self._presence(presence.visitor_arrived, visitor_id=self.visitor.pk)
+        while not self.closed:
+            await asyncio.sleep(presence.HEARTBEAT_SECONDS)
+            await self._presence(presence.visitor_seen, visitor_id=self.visitor.pk)
+
+    async def _presence(self, func, **kwargs) -> None:
+        try:
+            await self.call_service(func, **kwargs)
+        except Exception:  # presence is a courtesy: the database away must not end the socket
+            log.warning("could not record a visitor's presence", exc_info=True)
+
+    async def on_presence(self, frame: protocol.Presence):
+        """Not answered: like typing, it is a state, not a request."""
+        await self.call_service(presence.visitor_seen, visitor_id=self.visitor.pk, hidden=frame.hidden)
+
+    async def disconnect(self, code):
+        heartbeat = getattr(self, "heartbeat", None)
+        if heartbeat is not None:
+            heartbeat.cancel()
+            await self._presence(presence.visitor_left, visitor_id=self.visitor.pk)
+        await super().disconnect(code)
+
+    # --- after the chat: rating, the transcript again ---
+
+    async def on_chatrate(self, frame: protocol.ChatRate):
+        await self.call_service(ticket_actions.chat_rate, chat_public_id=frame.chat, visitor_id=self.visitor.pk,
+                                rating=frame.rating, comment=frame.comment)
+        await self.send_frame(events.rated_frame(frame.chat, frame.rating, frame.comment.strip()))
+
+    async def on_transcriptrequest(self, frame: protocol.TranscriptRequest):
+        to = await self.call_service(ticket_actions.transcript_request, chat_public_id=frame.chat,
+                                     visitor_id=self.visitor.pk)
+        await self.send_frame(events.transcript_requested_frame(frame.chat, to))
 
     async def on_chatstart(self, frame: protocol.ChatStart):
         rendered = await calls.rendered(services.Actor.for_visitor(self.visitor.pk), frame.text)
@@ -511,6 +550,42 @@ class AgentConsumer(FrameConsumer):
             chat_public_id=frame.chat, actor=services.Actor.for_agent(self.user)
         )
         await self.send_frame(events.chat_frame_for_agent(chat))
+
+
+    # --- the chat header and properties pane: details, labels, stars, department, assignee ---
+
+    async def send_details(self, chat_public_id: str) -> None:
+        found = await db(details.chat_details)(chat_public_id, agent_id=self.user.pk)
+        if found is None:
+            raise NotFound("No such chat.")
+        await self.send_frame(events.details_frame(found))
+
+    async def on_chatdetails(self, frame: protocol.ChatDetails):
+        await self.send_details(frame.chat)
+
+    async def on_chatlabel(self, frame: protocol.ChatLabel):
+        await self.call_service(ticket_actions.chat_label, chat_public_id=frame.chat, agent=self.user,
+                                add=frame.add, remove=frame.remove)
+        await self.send_details(frame.chat)
+
+    async def on_chatstar(self, frame: protocol.ChatStar):
+        colour = await self.call_service(ticket_actions.chat_star, chat_public_id=frame.chat, agent=self.user,
+                                         colour=frame.colour)
+        await self.send_frame(events.star_frame(frame.chat, colour))
+
+    async def on_chatdepartment(self, frame: protocol.ChatDepartment):
+        await self.call_service(ticket_actions.chat_department, chat_public_id=frame.chat, agent=self.user,
+                                department_id=frame.department)
+        await self.send_details(frame.chat)
+
+    async def on_chatassign(self, frame: protocol.ChatAssign):
+        await self.call_service(ticket_actions.chat_assign, chat_public_id=frame.chat, agent=self.user,
+                                to_agent_id=frame.agent)
+        await self.send_details(frame.chat)
+
+    async def on_transcriptsend(self, frame: protocol.TranscriptSend):
+        await self.call_service(ticket_actions.transcript_send, chat_public_id=frame.chat, agent=self.user)
+        await self.send_details(frame.chat)
 
 
 def _header(scope, name: bytes) -> str:

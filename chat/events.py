@@ -460,3 +460,114 @@ async def _forget(channel: str) -> None:
         await waiter
     except (asyncio.CancelledError, Exception):
         pass
+
+
+# --- Chat details: the header and the properties pane (chat/details.py) -----------------------------
+
+
+def _person(user) -> dict | None:
+    return {"id": user.pk, "name": agent_display_name(user)} if user is not None else None
+
+
+def details_frame(d, *, with_star: bool = True) -> dict:
+    """Everything the console's header and properties pane show of a chat. Sent as the answer to
+    ``chat.details`` (with the asking agent's own ``star`` and the ``choices`` the pane offers) and to
+    the chat's agents when any of it changes (without either: a client keeps what it had)."""
+    chat, ticket, visitor = d.chat, d.ticket, d.visitor
+    frame = {
+        "type": "details",
+        "chat": chat.public_id,
+        "ticket": {
+            "ref": ticket.ref,
+            "subject": ticket.subject,
+            "status": ticket.status,
+            "department": {"id": ticket.department_id, "name": ticket.department.name} if ticket.department_id
+            else None,
+            "agent": _person(ticket.assigned_agent),
+            "requester_name": ticket.requester_name,
+            "requester_email": ticket.requester_email,
+            "language": ticket.language,
+            "created_at": _time(ticket.created_at),
+            "resolved_at": _time(ticket.resolved_at),
+            "labels": d.labels,
+            "rating": {"value": ticket.rating, "comment": ticket.rating_comment, "at": _time(ticket.rated_at)}
+            if ticket.rating else None,
+            "transcript_emails": [{"to": e.to, "state": e.state, "reason": e.reason, "requested_at":
+                                   _time(e.requested_at), "sent_at": _time(e.sent_at), "error": e.last_error}
+                                  for e in d.emails],
+        },
+        "visitor": {
+            "name": visitor.name,
+            "email": visitor.email,
+            "first_seen": _time(visitor.created_at),
+            "last_seen": _time(visitor.last_seen_at),
+            "presence": d.presence,
+            "ip_address": chat.ip_address,
+            "browser": d.device.browser,
+            "os": d.device.os,
+            "device": d.device.device,
+        },
+        "session": {
+            "status": chat.status,
+            "agent": _person(chat.agent),
+            "started_at": _time(chat.started_at),
+            "accepted_at": _time(chat.accepted_at),
+            "ended_at": _time(chat.ended_at),
+        },
+        "earlier_chats": [{"id": c.public_id, "ticket_ref": c.ticket.ref, "status": c.status,
+                           "started_at": _time(c.started_at)} for c in d.earlier],
+    }
+    if with_star:
+        frame["star"] = d.star
+    if d.departments or d.agents or d.label_suggestions:
+        frame["choices"] = {
+            "departments": [{"id": dep.pk, "name": dep.name} for dep in d.departments],
+            "agents": [_person(user) for user in d.agents],
+            "labels": d.label_suggestions,
+        }
+    return frame
+
+
+def publish_details(d) -> None:
+    """The chat's details changed (labels, department, assignee, status, rating, transcript email):
+    to the agents who have it open."""
+    _send_on_commit([chat_agents_group(d.chat.pk)], details_frame(d, with_star=False))
+
+
+def presence_frame(chat_public_id: str, state: str, last_seen) -> dict:
+    """``online``, ``away`` (the page in a background tab) or ``gone`` (no widget open)."""
+    return {"type": "presence", "chat": chat_public_id, "state": state, "last_seen": _time(last_seen)}
+
+
+def publish_presence(chat: Chat, state: str, last_seen) -> None:
+    _send_on_commit([chat_agents_group(chat.pk)], presence_frame(chat.public_id, state, last_seen))
+
+
+def star_frame(chat_public_id: str, colour: str | None) -> dict:
+    return {"type": "star", "chat": chat_public_id, "colour": colour}
+
+
+def publish_star(user_id: int, chat_public_id: str, colour: str | None) -> None:
+    """A star is the agent's own: to that agent's consoles only."""
+    _send_on_commit([agent_user_group(user_id)], star_frame(chat_public_id, colour))
+
+
+def assigned_frame(chat: Chat, by_name: str) -> dict:
+    return {"type": "chat.assigned", "chat": chat_for_agent(chat), "by": by_name}
+
+
+def publish_assigned(chat: Chat, agent_id: int, by_name: str) -> None:
+    """Notify the agent a chat was assigned or transferred to (their consoles show it at once)."""
+    _send_on_commit([agent_user_group(agent_id)], assigned_frame(chat, by_name))
+
+
+def rated_frame(chat_public_id: str, rating: str, comment: str) -> dict:
+    return {"type": "chat.rated", "chat": chat_public_id, "rating": rating, "comment": comment}
+
+
+def publish_rated(chat: Chat, rating: str, comment: str) -> None:
+    _send_on_commit([chat_agents_group(chat.pk)], rated_frame(chat.public_id, rating, comment))
+
+
+def transcript_requested_frame(chat_public_id: str, to: str) -> dict:
+    return {"type": "transcript.requested", "chat": chat_public_id, "to": to}

@@ -117,6 +117,11 @@ RULES = [
     Rule("resume_bytes.ip", "resume", "ip", 64 * MiB, 60, "bytes of messages in resume answers at one address",
          True),
     Rule("watch.socket", "watch", "socket", 1200, 60, "chat.watch frames of an agent socket"),
+    Rule("presence.socket", "presence", "socket", 30, 60, "presence frames (page hidden or shown)"),
+    Rule("rating.visitor", "rating", "visitor", 10, 600, "ratings given (chat.rate)"),
+    Rule("transcript.visitor", "transcript", "visitor", 5, 600, "transcripts asked for (transcript.request)"),
+    Rule("ticket_edit.socket", "ticket_edit", "socket", 120, 60,
+         "details, labels, stars, departments, assignments and transcripts sent by an agent socket"),
     Rule("watch_bytes.agent", "watch", "agent", 128 * MiB, 60, "bytes of messages in chat.watch answers", True),
     Rule("sockets.ip", "socket", "ip", 50, SOCKET_LEASE_SECONDS, "visitor sockets open at once from one address"),
     Rule("login.username", "login", "username", 5, 900, "failed logins for one username"),
@@ -133,6 +138,10 @@ _REFUSALS = {
     "typing": "Too many drafts. Try again in {wait} s.",
     "resume": "Too much history was asked for. Ask again in {wait} s.",
     "watch": "Too much history was asked for. Ask again in {wait} s.",
+    "presence": "Too many presence frames. Try again in {wait} s.",
+    "rating": "Too many ratings. Try again in {wait} s.",
+    "transcript": "The transcript was asked for several times. Try again in {wait} s.",
+    "ticket_edit": "Too many changes at once. Try again in {wait} s.",
     "login": "Too many failed logins. Please try again in {minutes}.",
 }
 
@@ -144,8 +153,14 @@ def _action(kind: str, frame) -> str | None:
         if wire == "hello":
             return None if getattr(frame, "token", None) else "new_visitor"
         return {"message.send": "message", "chat.start": "chat_start", "page.view": "page_view", "typing": "typing",
-                "resume": "resume"}.get(wire)
+                "resume": "resume", "presence": "presence", "chat.rate": "rating",
+                "transcript.request": "transcript"}.get(wire)
+    if wire in _TICKET_EDITS:
+        return "ticket_edit"
     return {"typing": "typing", "chat.watch": "watch"}.get(wire)
+
+
+_TICKET_EDITS = {"chat.details", "chat.label", "chat.star", "chat.department", "chat.assign", "transcript.send"}
 
 
 # --- Configuration: defaults, settings.RATE_LIMITS, the admin's rows -------------------------------

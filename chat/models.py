@@ -38,6 +38,9 @@ class Visitor(models.Model):
     # is gone. ``tab_hidden`` is what the widget said last: the page is in a background tab (away).
     last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
     tab_hidden = models.BooleanField(default=False)
+    # Widget sockets open now, across processes. A process that dies leaves it too high; the stale
+    # ``last_seen_at`` then says gone all the same, and the next hello starts the count again.
+    sockets_open = models.PositiveIntegerField(default=0)
 
     def __str__(self):
         return self.name or self.email or f"Visitor {self.pk}"

@@ -19,6 +19,8 @@ MAX_URL_CHARS = 8192  # what a frame may carry; the service keeps the first 2,00
 MAX_TITLE_CHARS = 1000  # likewise; 200 are kept
 MAX_DEPTH = 4  # no frame nests deeper than an object in an object; more is refused before it is read
 MAX_INT_DIGITS = 15
+MAX_COMMENT_CHARS = 2000  # a rating comment; the service keeps at most 1,000, saying so past that
+MAX_LABEL_FIELD_CHARS = 200  # a label; the service trims it and allows 32
 
 # Text the database cannot store or a client cannot show: NUL, and UTF-16 surrogates without their
 # pair (JSON can spell them as "\ud800"; they are not characters and cannot be encoded as UTF-8).
@@ -156,6 +158,72 @@ class PageViewReport:
     title: str
 
 
+@dataclass(frozen=True)
+class Presence:
+    """The widget's page went to the background (``hidden``) or came back."""
+
+    WIRE_TYPE: ClassVar[str] = "presence"
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class ChatRate:
+    WIRE_TYPE: ClassVar[str] = "chat.rate"
+    chat: str
+    rating: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class TranscriptRequest(ChatRef):
+    """The visitor asks for the transcript of their ended chat by email again."""
+
+    WIRE_TYPE: ClassVar[str] = "transcript.request"
+
+
+@dataclass(frozen=True)
+class ChatDetails(ChatRef):
+    WIRE_TYPE: ClassVar[str] = "chat.details"
+
+
+@dataclass(frozen=True)
+class ChatLabel:
+    """Add one label to the chat's ticket, or remove one: exactly one of the two."""
+
+    WIRE_TYPE: ClassVar[str] = "chat.label"
+    chat: str
+    add: str | None
+    remove: str | None
+
+
+@dataclass(frozen=True)
+class ChatStar:
+    WIRE_TYPE: ClassVar[str] = "chat.star"
+    chat: str
+    colour: str | None
+
+
+@dataclass(frozen=True)
+class ChatAssign:
+    WIRE_TYPE: ClassVar[str] = "chat.assign"
+    chat: str
+    agent: int
+
+
+@dataclass(frozen=True)
+class ChatDepartment:
+    WIRE_TYPE: ClassVar[str] = "chat.department"
+    chat: str
+    department: int | None
+
+
+@dataclass(frozen=True)
+class TranscriptSend(ChatRef):
+    """An agent sends an ended chat's transcript to the visitor again."""
+
+    WIRE_TYPE: ClassVar[str] = "transcript.send"
+
+
 # --- Field readers --------------------------------------------------------------------------------
 
 
@@ -268,6 +336,39 @@ def parse_page_view(data: dict) -> PageViewReport:
                           title=_str(data, "title", max_len=MAX_TITLE_CHARS, required=False) or "")
 
 
+def _bool(data: dict, key: str) -> bool:
+    value = data.get(key)
+    if not isinstance(value, bool):
+        raise ProtocolError("invalid", f"Field '{key}' must be true or false.")
+    return value
+
+
+def parse_chat_rate(data: dict) -> ChatRate:
+    """The words of the rating are the service's to check; their length is bounded here."""
+    return ChatRate(chat=_chat(data), rating=_str(data, "rating", max_len=10),
+                    comment=_str(data, "comment", max_len=MAX_COMMENT_CHARS, required=False) or "")
+
+
+def parse_chat_label(data: dict) -> ChatLabel:
+    add = _str(data, "add", max_len=MAX_LABEL_FIELD_CHARS, required=False)
+    remove = _str(data, "remove", max_len=MAX_LABEL_FIELD_CHARS, required=False)
+    if (add is None) == (remove is None):
+        raise ProtocolError("invalid", "Give exactly one of 'add' and 'remove'.")
+    return ChatLabel(chat=_chat(data), add=add, remove=remove)
+
+
+def parse_chat_star(data: dict) -> ChatStar:
+    if "colour" not in data:
+        raise _missing("colour")
+    return ChatStar(chat=_chat(data), colour=_str(data, "colour", max_len=16, required=False))
+
+
+def parse_chat_department(data: dict) -> ChatDepartment:
+    if "department" not in data:
+        raise _missing("department")
+    return ChatDepartment(chat=_chat(data), department=_int(data, "department", required=False, minimum=1))
+
+
 VISITOR_FRAMES: dict[str, Callable[[dict], object]] = {
     "hello": parse_hello,
     "chat.start": parse_chat_start,
@@ -277,6 +378,9 @@ VISITOR_FRAMES: dict[str, Callable[[dict], object]] = {
     "typing": parse_visitor_typing,
     "receipt": parse_receipt,
     "page.view": parse_page_view,
+    "presence": lambda d: Presence(_bool(d, "hidden")),
+    "chat.rate": parse_chat_rate,
+    "transcript.request": lambda d: TranscriptRequest(_chat(d)),
     "ping": lambda d: Ping(),
 }
 
@@ -287,6 +391,12 @@ AGENT_FRAMES: dict[str, Callable[[dict], object]] = {
     "message.send": parse_message_send,
     "chat.end": lambda d: ChatEnd(_chat(d)),
     "typing": parse_agent_typing,
+    "chat.details": lambda d: ChatDetails(_chat(d)),
+    "chat.label": parse_chat_label,
+    "chat.star": parse_chat_star,
+    "chat.assign": lambda d: ChatAssign(_chat(d), _int(d, "agent", minimum=1)),
+    "chat.department": parse_chat_department,
+    "transcript.send": lambda d: TranscriptSend(_chat(d)),
     "ping": lambda d: Ping(),
 }
 

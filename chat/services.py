@@ -17,9 +17,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tickets import services as ticket_services
-from tickets.models import Department
+from tickets.models import Department, TranscriptEmail
 
-from . import events, message_log, rendering, selectors
+from . import details, events, message_log, presence, rendering, selectors, transcript
 from .errors import ChatClosed, Conflict, InvalidInput, NotAllowed, NotFound
 from .models import Chat, Message, PageView, Visitor, hash_token
 
@@ -315,23 +315,61 @@ def chat_accept(*, chat_public_id: str, agent: AbstractBaseUser) -> Chat:
 def chat_end(*, chat_public_id: str, actor: Actor) -> Chat:
     """End a chat. The visitor can end their own chat; an agent the chat assigned to them, or a chat
     still waiting in the queue. Ending an ended chat changes nothing."""
-    chat = _chat_for(actor, chat_public_id)
+    chat = _chat_for(actor, chat_public_id, lock=True)
     if chat.status == Chat.Status.ENDED:
         return chat
     if actor.is_agent and chat.status == Chat.Status.ACTIVE and chat.agent_id != actor.agent.pk:
         raise NotAllowed("Only the agent in this chat can end it.")
-    chat.status = Chat.Status.ENDED
-    chat.ended_at = timezone.now()
-    chat.save(update_fields=["status", "ended_at"])
     who = actor.display_name if actor.is_agent else (chat.visitor.name or "The visitor")
-    _system_note(chat, "ended", f"{who} ended the chat.")
-    events.publish_chat_changed(chat)
+    _end(chat, f"{who} ended the chat.", by=actor.agent)
     return chat
 
 
-def _chat_for(actor: Actor, chat_public_id: str) -> Chat:
-    """The chat, if the actor may see it: agents see every chat, a visitor only their own."""
+@transaction.atomic
+def chat_end_gone(*, chat_public_id: str, cutoff, now=None) -> bool:
+    """End a chat whose visitor has had no widget open since before ``cutoff``, checked again under
+    the chat's lock (the visitor may have come back since the sweep's query). True if it ended."""
+    chat = (Chat.objects.select_for_update(of=("self",)).select_related("visitor", "agent", "department", "ticket")
+            .filter(public_id=chat_public_id).first())
+    if chat is None or chat.status == Chat.Status.ENDED:
+        return False
+    visitor = chat.visitor
+    seen = visitor.last_seen_at or chat.started_at
+    if seen >= cutoff or presence.state_of(visitor, now) != presence.GONE:
+        return False
+    minutes = max(1, round(((now or timezone.now()) - seen).total_seconds() / 60))
+    _end(chat, f"The chat ended: {visitor.name or 'the visitor'} left {minutes} minutes ago.", by=None)
+    return True
+
+
+def _end(chat: Chat, note: str, *, by: AbstractBaseUser | None) -> None:
+    """End the chat, resolve its ticket, store the transcript on it and ask for the transcript email
+    (sent by a task after commit: SMTP down never delays nor undoes this)."""
+    chat.status = Chat.Status.ENDED
+    chat.ended_at = timezone.now()
+    chat.save(update_fields=["status", "ended_at"])
+    _system_note(chat, "ended", note)
+    ticket_services.transcript_store(ticket_id=chat.ticket_id, lines=transcript.lines_of(chat))
+    ticket_services.ticket_resolve(ticket_id=chat.ticket_id, by=by, detail=note)
+    ticket_services.transcript_email_request(ticket_id=chat.ticket_id, reason=TranscriptEmail.Reason.AUTOMATIC,
+                                             to=chat.visitor.email or None)
+    events.publish_chat_changed(chat)
+    publish_details(chat)
+
+
+def publish_details(chat: Chat) -> None:
+    """Tell the chat's agents its header and pane changed (``details`` without the personal parts)."""
+    found = details.chat_details(chat.public_id, agent_id=None, choices=False)
+    if found is not None:
+        events.publish_details(found)
+
+
+def _chat_for(actor: Actor, chat_public_id: str, *, lock: bool = False) -> Chat:
+    """The chat, if the actor may see it: agents see every chat, a visitor only their own. ``lock``:
+    hold the chat's row until commit (one state change at a time)."""
     query = Chat.objects.select_related("visitor", "agent", "department", "ticket")
+    if lock:
+        query = query.select_for_update(of=("self",))
     if not actor.is_agent:
         query = query.filter(visitor_id=actor.visitor_id)
     chat = query.filter(public_id=chat_public_id).first()

@@ -13,3 +13,8 @@ import secrets
 os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_urlsafe(48))
 
 from helpdesk.settings import *  # noqa: E402, F403
+
+# Tasks run in the test's own process and thread, after commit, so that a test sees their effect when
+# the call returns. The test of the real worker (tests/test_worker.py) runs one on the Redis broker.
+CELERY_TASK_ALWAYS_EAGER = True
+TASKS_EAGER_IN_THREAD = False

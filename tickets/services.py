@@ -16,7 +16,16 @@ from django.utils import timezone
 from helpdesk.tasks import enqueue_on_commit
 
 from .errors import InvalidTicketInput, TicketNotFound
-from .models import LABEL_MAX_LENGTH, Department, Label, Ticket, TicketEvent, TicketStar, TranscriptEmail, TranscriptLine
+from .models import (
+    LABEL_MAX_LENGTH,
+    Department,
+    Label,
+    Ticket,
+    TicketEvent,
+    TicketStar,
+    TranscriptEmail,
+    TranscriptLine,
+)
 
 MAX_LABELS_PER_TICKET = 20
 MAX_RATING_COMMENT_CHARS = 1000
