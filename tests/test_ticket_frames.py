@@ -1,0 +1,143 @@
+"""The chat header, properties pane, rating, transcript and presence frames over real sockets, on the
+in-memory and the Redis layer."""
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat.models import Chat
+from tickets.models import Ticket, TranscriptEmail
+
+from . import live
+from .factories import AgentFactory, DepartmentFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+make_agent = database_sync_to_async(AgentFactory)
+
+
+async def a_chat_with_an_agent(**agent_fields):
+    user = await make_agent(first_name="Alex", last_name="Agent", **agent_fields)
+    agent, _ = await live.agent(user)
+    visitor, _ = await live.visitor()
+    chat = await live.start_chat(visitor, text="Where is my order?")
+    await agent.send({"type": "chat.accept", "chat": chat["id"]})
+    await agent.expect("chat", **{"chat.status": "active"})
+    return user, agent, visitor, chat
+
+
+async def test_details_labels_and_stars(layer):
+    user, agent, visitor, chat = await a_chat_with_an_agent()
+    await agent.send({"type": "chat.details", "chat": chat["id"]})
+    found = await agent.expect("details", chat=chat["id"])
+    assert found["ticket"]["ref"].startswith("HD-") and found["ticket"]["status"] == "open"
+    assert found["ticket"]["agent"] == {"id": user.pk, "name": "Alex Agent"}
+    assert found["visitor"]["presence"] == "online"
+    assert found["star"] is None and {"id": user.pk, "name": "Alex Agent"} in found["choices"]["agents"]
+
+    other_user = await make_agent()
+    other, _ = await live.agent(other_user)
+    await other.send({"type": "chat.watch", "chat": chat["id"]})
+    await other.expect("resumed", chat=chat["id"])
+
+    await agent.send({"type": "chat.label", "chat": chat["id"], "add": " vip "})
+    await agent.expect("details", chat=chat["id"], **{"ticket.labels": ["vip"]})
+    told = await other.expect("details", chat=chat["id"], **{"ticket.labels": ["vip"]})
+    assert "star" not in told and "choices" not in told, "a broadcast carries nothing personal"
+
+    await agent.send({"type": "chat.star", "chat": chat["id"], "colour": "red"})
+    assert (await agent.expect("star", chat=chat["id"]))["colour"] == "red"
+    await other.send({"type": "ping"})
+    await other.expect("pong")
+    assert other.count("star") == 0, "nobody else hears of an agent's star"
+
+    await agent.send({"type": "chat.label", "chat": chat["id"], "add": "x" * 40})
+    refused = await agent.expect("error", frame="chat.label")
+    assert refused["code"] == "invalid" and "at most 32" in refused["message"]
+    await agent.send({"type": "chat.label", "chat": chat["id"], "add": "a", "remove": "b"})
+    assert "exactly one" in (await agent.expect("error", frame="chat.label"))["message"]
+    for socket in (agent, other, visitor):
+        await socket.close()
+
+
+async def test_transfer_notifies_the_new_agent_and_keeps_one_assignee(layer):
+    user, agent, visitor, chat = await a_chat_with_an_agent()
+    second_user = await make_agent(first_name="Sam", last_name="Second")
+    second, _ = await live.agent(second_user)
+    await agent.send({"type": "chat.assign", "chat": chat["id"], "agent": second_user.pk})
+    assert (await agent.expect("details", chat=chat["id"]))["ticket"]["agent"]["id"] == second_user.pk
+    assigned = await second.expect("chat.assigned", **{"chat.id": chat["id"]})
+    assert assigned["by"] == "Alex Agent" and assigned["chat"]["agent_id"] == second_user.pk
+    note = await visitor.expect_message(event="transferred")
+    assert "Alex Agent transferred the chat to Sam Second." in note["html"]
+
+    @database_sync_to_async
+    def assignees():
+        row = Chat.objects.select_related("ticket").get(public_id=chat["id"])
+        return row.agent_id, row.ticket.assigned_agent_id
+
+    assert await assignees() == (second_user.pk, second_user.pk)
+    await agent.send({"type": "chat.department", "chat": chat["id"], "department": 987654})
+    assert "no such department" in (await agent.expect("error", frame="chat.department"))["message"]
+    department = await database_sync_to_async(DepartmentFactory)(name="Billing")
+    await agent.send({"type": "chat.department", "chat": chat["id"], "department": department.pk})
+    await agent.expect("details", chat=chat["id"], **{"ticket.department.name": "Billing"})
+    for socket in (agent, second, visitor):
+        await socket.close()
+
+
+async def test_end_rate_and_ask_for_the_transcript_again(layer):
+    user, agent, visitor, chat = await a_chat_with_an_agent()
+    await visitor.send({"type": "transcript.request", "chat": chat["id"]})
+    assert "when the chat ends" in (await visitor.expect("error", frame="transcript.request"))["message"]
+    await agent.send({"type": "chat.watch", "chat": chat["id"]})
+    await agent.expect("resumed", chat=chat["id"])
+    await visitor.send({"type": "chat.end", "chat": chat["id"]})
+    await visitor.expect("chat", **{"chat.status": "ended"})
+    resolved = await agent.expect("details", chat=chat["id"], **{"ticket.status": "resolved"})
+    assert [e["reason"] for e in resolved["ticket"]["transcript_emails"]] == ["auto"]
+
+    await visitor.send({"type": "chat.rate", "chat": chat["id"], "rating": "good", "comment": " Quick! "})
+    assert (await visitor.expect("chat.rated", chat=chat["id"]))["comment"] == "Quick!"
+    rated = await agent.expect("chat.rated", chat=chat["id"])
+    assert (rated["rating"], rated["comment"]) == ("good", "Quick!")
+    await visitor.send({"type": "chat.rate", "chat": chat["id"], "rating": "meh"})
+    assert (await visitor.expect("error", frame="chat.rate"))["code"] == "invalid"
+
+    await visitor.send({"type": "transcript.request", "chat": chat["id"]})
+    assert (await visitor.expect("transcript.requested", chat=chat["id"]))["to"] == "sam@example.com"
+
+    @database_sync_to_async
+    def ticket_state():
+        ticket = Ticket.objects.get(chat_for_ticket_lookup(chat["id"]))
+        return ticket.rating, sorted(TranscriptEmail.objects.filter(ticket=ticket).values_list("reason", flat=True))
+
+    assert await ticket_state() == ("good", ["auto", "visitor"])
+    await agent.send({"type": "transcript.send", "chat": chat["id"]})
+    while True:  # the broadcasts of the rating and the request come first
+        sent = (await agent.expect("details", chat=chat["id"]))["ticket"]["transcript_emails"]
+        if sent[0]["reason"] == "agent":
+            break
+    assert sent[0]["to"] == "sam@example.com"
+    for socket in (agent, visitor):
+        await socket.close()
+
+
+def chat_for_ticket_lookup(chat_public_id):
+    from django.db.models import Q
+
+    return Q(pk=Chat.objects.filter(public_id=chat_public_id).values("ticket_id")[:1])
+
+
+async def test_agents_see_the_visitor_go_away_come_back_and_leave(layer):
+    user, agent, visitor, chat = await a_chat_with_an_agent()
+    await agent.send({"type": "chat.watch", "chat": chat["id"]})
+    await agent.expect("resumed", chat=chat["id"])
+    await visitor.send({"type": "presence", "hidden": True})
+    await agent.expect("presence", chat=chat["id"], state="away")
+    await visitor.send({"type": "presence", "hidden": False})
+    await agent.expect("presence", chat=chat["id"], state="online")
+    await visitor.send({"type": "presence", "hidden": "yes"})
+    assert (await visitor.expect("error", frame="presence"))["code"] == "invalid"
+    await visitor.close()
+    await agent.expect("presence", chat=chat["id"], state="gone")
+    await agent.close()
