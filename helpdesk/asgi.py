@@ -21,6 +21,11 @@ http_app = StaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else dja
 # no SMTP in production).
 checks.log_at_start()
 
+from helpdesk import sweeps  # noqa: E402
+
+# The embedded default has no worker and no beat: its sweeps run on threads of this process.
+sweeps.start_if_embedded()
+
 from helpdesk import backpressure  # noqa: E402
 
 # A socket that stops reading is closed with 4408 past CHAT_SOCKET_MAX_QUEUED_BYTES, instead of

@@ -181,6 +181,27 @@ else:
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "UTC"
+# With acks_late a worker takes one message at a time beyond what it runs: a worker that dies leaves
+# at most that one to be delivered again (and every task is idempotent).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The queue tasks are sent to and the worker reads (helpdesk/tasks.py names it at each send).
+# Deployments sharing one Redis database need a queue each.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
+
+# Beat: sweeps that re-drive what a lost task or a stopped worker left undone, found in the database.
+# `celery -A helpdesk worker --beat` runs them; on the embedded default each daphne process runs them
+# itself on a thread (helpdesk/sweeps.py; IN_PROCESS_SWEEPS: auto, 1 or 0). A sweep message that
+# waited longer than its period is dropped: the next one does the same work.
+SWEEP_EVERY_SECONDS = float(os.environ.get("SWEEP_EVERY_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE = {
+    "transcript-email-sweep": {"task": "tickets.transcript_email_sweep", "schedule": SWEEP_EVERY_SECONDS,
+                               "options": {"expires": SWEEP_EVERY_SECONDS}},
+    "chats-end-gone-visitors": {"task": "chat.chats_end_gone_visitors", "schedule": SWEEP_EVERY_SECONDS,
+                                "options": {"expires": SWEEP_EVERY_SECONDS}},
+}
+IN_PROCESS_SWEEPS = os.environ.get("IN_PROCESS_SWEEPS", "auto")
 
 # --- Rate limits (chat/limits.py) ---------------------------------------------------------------
 # Counted in Redis across processes when REDIS_URL is set, in process memory on the embedded default;
@@ -200,9 +221,28 @@ if EMAIL_HOST:
     EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
     EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+    # Seconds to connect and for each SMTP reply: a mail server that hangs costs a try, not a worker.
+    EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "30"))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
+
+# --- Transcript email (tickets/mail.py, tickets/tasks.py, docs/email.md) ----------------------------
+# The helpdesk's name in the subject ("Your chat with Helpdesk — HD-000042"), the address replies go
+# to, and the address people reach the helpdesk at: attachment links in the email start with it.
+HELPDESK_NAME = os.environ.get("HELPDESK_NAME", "Helpdesk")
+HELPDESK_REPLY_TO = os.environ.get("HELPDESK_REPLY_TO", "") or DEFAULT_FROM_EMAIL
+HELPDESK_BASE_URL = os.environ.get("HELPDESK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Attachment links in a transcript are signed for its recipient and expire after this many days.
+TRANSCRIPT_LINK_MAX_AGE_DAYS = int(os.environ.get("TRANSCRIPT_LINK_MAX_AGE_DAYS", "30"))
+# Tries per email, the first included; between tries the task waits 1, 2, 4 … s (random up to that,
+# never more than TRANSCRIPT_RETRY_BACKOFF_MAX). A refusal for good (SMTP 5xx) is not retried.
+TRANSCRIPT_EMAIL_MAX_ATTEMPTS = int(os.environ.get("TRANSCRIPT_EMAIL_MAX_ATTEMPTS", "7"))
+TRANSCRIPT_RETRY_BACKOFF_MAX = int(os.environ.get("TRANSCRIPT_RETRY_BACKOFF_MAX", "300"))
+# The sweep sends again an email still pending this long after it was asked for (doubled per try
+# already made): a worker that was down or a lost broker message loses no email.
+TRANSCRIPT_SWEEP_AFTER_SECONDS = float(os.environ.get("TRANSCRIPT_SWEEP_AFTER_SECONDS", "120"))
 
 # --- Auth, i18n, static ---------------------------------------------------------------------------
 # Failed logins are throttled per username and per address before any password is checked (chat/limits.py).

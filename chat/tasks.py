@@ -1,0 +1,19 @@
+"""Celery tasks of chat: thin wrappers over chat/services.py."""
+
+import logging
+
+from celery import shared_task
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="chat.chats_end_gone_visitors", acks_late=True)
+def chats_end_gone_visitors() -> int:
+    """Beat, every minute: end the chats whose visitor has been gone longer than the admin's setting
+    (chat settings, "visitor gone"). Returns how many ended."""
+    from . import services
+
+    ended = services.chats_end_gone_visitors()
+    if ended:
+        log.info("ended %s chat(s) whose visitor had gone", ended)
+    return ended
