@@ -451,7 +451,7 @@ def daphne_servers(django_db_setup, tmp_path_factory):
 @pytest.mark.parametrize(("path", "status", "content_type"), [
     ("/static/chat/widget.js", 200, "text/javascript"),
     ("/static/chat/core/socket.js", 200, "text/javascript"),
-    ("/static/chat/chat.css", 200, "text/css"),
+    ("/static/chat/css/base.css", 200, "text/css"),
     ("/static/demo/site.css", 200, "text/css"),
     ("/static/admin/js/core.js", 200, "text/javascript"),
     ("/static/chat/no-such-file.js", 404, None),

@@ -36,7 +36,7 @@ class TestConsole:
         client.force_login(AgentFactory())
         response = client.get(reverse("console"))
         assert response.status_code == 200
-        assert b"console.js" in response.content
+        assert b"chat/console/app.js" in response.content
 
     def test_agents_group_grants_the_console(self, client):
         from django.contrib.auth.models import Group

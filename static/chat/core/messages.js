@@ -4,8 +4,7 @@
 // until the server acknowledges it. Only the server-sanitised `html` of a message is inserted as
 // HTML; everything else (names, what we typed, times) is text.
 
-/** The time under a message, in the browser's locale. */
-export const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+import { timeFormat } from "./time.js";
 
 const NEAR_BOTTOM_PX = 80; // this close to the end, the reader is following the conversation
 

@@ -7,6 +7,7 @@
 // from the server (`live` included) goes to the app.
 
 import { Outbox } from "./cursor.js";
+import { ping } from "./frames.js";
 
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
@@ -267,7 +268,7 @@ export class LiveSocket {
   startHeartbeat() {
     this.stopHeartbeat();
     this.pingTimer = setInterval(() => {
-      if (!this.send({ type: "ping" })) return;
+      if (!this.send(ping())) return;
       clearTimeout(this.pongTimer);
       this.pongTimer = setTimeout(() => {
         this.abandon(4000);

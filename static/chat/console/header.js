@@ -1,0 +1,63 @@
+// The head of a chat's panel: who the visitor is, the chat's facts, and what I can do with it
+// (accept, end with a confirmation, close the tab).
+
+import { setIsolatedText } from "../core/messages.js";
+import { timeFormat } from "../core/time.js";
+import * as frames from "../core/frames.js";
+
+const STATUS = { queued: "Waiting", active: "Active", ended: "Ended" };
+
+export class Header {
+  constructor(view) {
+    this.view = view;
+    const el = view.el;
+    const q = (sel) => el.querySelector(sel);
+    this.fields = {};
+    for (const field of el.querySelectorAll(".hd-panel__head [data-field]")) this.fields[field.dataset.field] = field;
+    this.confirm = q("[data-role=confirm]");
+    this.acceptButton = q("[data-action=accept]");
+    this.endButton = q("[data-action=end]");
+    this.endYes = q("[data-action=end-yes]");
+    this.closeButton = q("[data-action=close]");
+    this.fields.id.textContent = view.id;
+    this.fields.name.textContent = "Loading…";
+    this.bind();
+  }
+
+  bind() {
+    const { view } = this;
+    this.acceptButton.addEventListener("click", () => view.ctx.accept(view.id));
+    this.closeButton?.addEventListener("click", () => view.ctx.close(view.id));
+    this.endButton.addEventListener("click", () => {
+      this.confirm.hidden = false;
+      this.endYes.focus();
+    });
+    this.confirm.querySelector("[data-action=end-no]").addEventListener("click", () => {
+      this.confirm.hidden = true;
+      this.endButton.focus();
+    });
+    this.endYes.addEventListener("click", () => {
+      this.confirm.hidden = true;
+      if (!view.ctx.send(frames.chatEnd(view.id))) view.ctx.alert("You're offline. Try again when the connection is back.");
+    });
+  }
+
+  update(chat) {
+    const f = this.fields;
+    if (chat) {
+      setIsolatedText(f.name, chat.visitor?.name || "Visitor");
+      setIsolatedText(f.email, chat.visitor?.email || "", "ltr");
+      f.status.textContent = STATUS[chat.status] || chat.status;
+      f.status.dataset.status = chat.status;
+      setIsolatedText(f.department, chat.department || "—");
+      f.ticket.textContent = chat.ticket_ref || "—";
+      setIsolatedText(f.agent, chat.agent_name || "—");
+      f.started.textContent = chat.started_at ? timeFormat.format(new Date(chat.started_at)) : "—";
+    }
+    const status = chat ? chat.status : "";
+    this.acceptButton.hidden = status !== "queued";
+    this.endButton.hidden = !(status === "queued" || this.view.mine);
+    if (this.closeButton) this.closeButton.setAttribute("aria-label", `Close chat with ${this.view.name}`);
+    if (status === "ended") this.confirm.hidden = true;
+  }
+}

@@ -1,0 +1,84 @@
+// Every frame the widget and the console send, one small function per type (docs/protocol.md,
+// "Frames a visitor sends" and "Frames an agent sends"). No other module writes `{type: …}` for
+// the socket: a field renamed in the protocol is renamed here once.
+//
+// Message frames (chat.start, message.send) go through LiveSocket.sendMessage, whose outbox gives
+// them a client_id when they have none; pass `clientId` only to send one made elsewhere again.
+// The others go through LiveSocket.send, which drops them while offline.
+
+/** Keeps the socket alive; answered with `pong`. */
+export function ping() {
+  return { type: "ping" };
+}
+
+// --- Visitor --------------------------------------------------------------------------------------
+
+/** The widget's first frame on every connection: the visitor's token once it has one. */
+export function hello(token, language) {
+  const frame = { type: "hello", language: String(language || "").slice(0, 16) };
+  if (token) frame.token = token;
+  return frame;
+}
+
+/** A new chat with its first message. `department` (an id) only when the welcome offered several. */
+export function chatStart({ name, email, text, department = null }, clientId) {
+  const frame = { type: "chat.start", name, email, text };
+  if (department !== null && department !== undefined) frame.department = department;
+  return withClientId(frame, clientId);
+}
+
+/** What the visitor missed in their chat since `afterSeq` (their level). */
+export function resume(chat, afterSeq) {
+  return { type: "resume", chat, after_seq: afterSeq };
+}
+
+/** The visitor's draft as it stands ("" when cleared; "…" when the preview is off). */
+export function draft(chat, text) {
+  return { type: "typing", chat, text };
+}
+
+/** Up to which seq the visitor's widget rendered agent messages, and up to which they saw them. */
+export function receipt(chat, deliveredUpTo, readUpTo) {
+  return { type: "receipt", chat, delivered_up_to: deliveredUpTo, read_up_to: readUpTo };
+}
+
+/** A page of the host site the visitor is on. */
+export function pageView(url, title) {
+  return { type: "page.view", url, title };
+}
+
+// --- Agent ------------------------------------------------------------------------------------------
+
+/** Follow a chat's live events, after what it missed since `afterSeq` (its level). */
+export function chatWatch(chat, afterSeq = 0) {
+  return { type: "chat.watch", chat, after_seq: afterSeq };
+}
+
+export function chatUnwatch(chat) {
+  return { type: "chat.unwatch", chat };
+}
+
+export function chatAccept(chat) {
+  return { type: "chat.accept", chat };
+}
+
+/** The agent is typing (true) or stopped (false); never the text. */
+export function agentTyping(chat, active) {
+  return { type: "typing", chat, active: Boolean(active) };
+}
+
+// --- Both ---------------------------------------------------------------------------------------------
+
+/** A message in a chat: Markdown from an agent, plain text from a visitor. */
+export function messageSend(chat, text, clientId) {
+  return withClientId({ type: "message.send", chat, text }, clientId);
+}
+
+export function chatEnd(chat) {
+  return { type: "chat.end", chat };
+}
+
+function withClientId(frame, clientId) {
+  if (clientId) frame.client_id = clientId;
+  return frame;
+}

@@ -1,0 +1,503 @@
+// The chat inside the widget iframe: pre-chat form, conversation, ended state.
+//
+// This module composes the page: the socket, the cursor, and the parts (header.js, prechat.js,
+// timeline.js, composer.js, drafts.js, typing.js, receipts.js, host.js), and routes the server's
+// frames to them. It speaks only the visitor protocol (docs/protocol.md); the frames it sends are
+// made in core/frames.js. It talks to the host page only by postMessage with the host's origin
+// (host.js; widget.js lists the messages).
+// The visitor's token, chat, open state and outbox are kept in this iframe's localStorage; where the
+// browser refuses it, in the host page's storage through the loader (core/hoststore.js), asked for
+// before anything else so that the first hello already carries the token.
+// Text from people is shown with textContent; only server-sanitised `html` is inserted as HTML.
+//
+// Nothing lost: the chat on screen has a cursor (core/cursor.js) that knows which seqs it has. A
+// hole asks for a resume at once, resumes start from the level, and the chat resyncs on a timer,
+// every 3 s while the server says live delivery is degraded, and when it is back on screen.
+
+import { LiveSocket, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED } from "../core/socket.js";
+import { Cursors } from "../core/cursor.js";
+import { openHostStorage } from "../core/hoststore.js";
+import * as frames from "../core/frames.js";
+import { Header } from "./header.js";
+import { Prechat } from "./prechat.js";
+import { Timeline } from "./timeline.js";
+import { Composer } from "./composer.js";
+import { Drafts } from "./drafts.js";
+import { AgentTyping } from "./typing.js";
+import { Receipts } from "./receipts.js";
+import { Host, PageViews } from "./host.js";
+
+const KEY_TOKEN = "hd.visitor.token";
+const KEY_CHAT = "hd.visitor.chat"; // {id, seenSeq} of the chat on screen
+const KEY_OPEN = "hd.visitor.open";
+const KEY_OUTBOX = "hd.visitor.outbox";
+const KEY_DISMISSED = "hd.visitor.dismissed"; // an ended chat the visitor put away ("Start a new chat")
+
+const HOST = document.body.dataset.hostOrigin || "";
+const EMBEDDED = HOST !== "" && window.parent !== window;
+const store = await visitorStorage();
+const MAX_CHARS = Number(document.body.dataset.maxChars) || 5000;
+// Live delivery is at-most-once: while connected, ask for missed events this often (0: never).
+const RESYNC_MS = Number(document.body.dataset.resyncMs ?? 20000);
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  banner: $("hd-banner"),
+  liveNotice: $("hd-live-notice"),
+  alert: $("hd-alert"),
+  views: { loading: $("hd-view-loading"), form: $("hd-view-form"), chat: $("hd-view-chat") },
+  ended: $("hd-ended"),
+  newChat: $("hd-new-chat"),
+};
+
+const state = {
+  view: "loading",
+  token: store.get(KEY_TOKEN),
+  visitor: { name: "", email: "" },
+  chat: null, // the visitor's chat object, as in the protocol's `chat` frame
+  online: false, // the socket is up
+  seenSeq: 0, // highest seq the visitor had in front of them (persisted: unread across page loads)
+  starting: null, // client_id of our chat.start until it is acknowledged
+  open: !EMBEDDED || store.get(KEY_OPEN) === true,
+  hostOpen: !EMBEDDED, // the loader said the panel is on screen (hd:open); until then, not read
+  unread: 0,
+  welcomed: false, // this socket had its welcome: frames about chats may go
+  typingPreview: false, // welcome.typing_preview: agents see the draft's text
+};
+
+// The seqs of the chat on screen (the only chat followed) and when to ask for what is missing.
+const cursors = new Cursors({
+  intervalMs: RESYNC_MS,
+  request: (id, afterSeq) => socket.send(frames.resume(id, afterSeq)),
+  // The timer (and coming back on screen) resyncs only a chat that can still change.
+  canResync: (id) => state.welcomed && Boolean(state.chat) && state.chat.id === id && chatOpen(),
+});
+
+const socket = new LiveSocket({
+  url: () => socketUrl("/ws/visitor/"),
+  outboxKey: KEY_OUTBOX,
+  storage: store,
+  onOpen,
+  onFrame,
+  onRefused,
+  onAuthClose,
+  onStatus,
+});
+
+const send = (frame) => socket.send(frame);
+const host = new Host({ origin: HOST, embedded: EMBEDDED, onOpen: setOpen, onPage: (data) => pageViews.seen(data) });
+const pageViews = new PageViews({ origin: HOST, send, ready: () => state.welcomed });
+const header = new Header({ embedded: EMBEDDED, onEnd: endChat, onMinimise: () => host.close() });
+const prechat = new Prechat({ maxChars: MAX_CHARS, onStart: startChat });
+const timeline = new Timeline($("hd-log"));
+const agentTyping = new AgentTyping($("hd-agent-typing"));
+const drafts = new Drafts({
+  send,
+  chatId: () => (state.view === "chat" && chatOpen() ? state.chat.id : null),
+  welcomed: () => state.welcomed,
+  preview: () => state.typingPreview,
+  maxChars: MAX_CHARS,
+});
+const composer = new Composer({ maxChars: MAX_CHARS, onInput: (text) => drafts.changed(text), onSend: sendReply });
+const receipts = new Receipts({
+  root: timeline.log,
+  send,
+  chatId: () => (state.chat && state.welcomed ? state.chat.id : null),
+  canRead: () => state.hostOpen && document.visibilityState === "visible" && state.view === "chat",
+});
+
+/**
+ * This iframe's localStorage; where it is refused (third-party storage blocked), the host page's,
+ * through the loader; where no loader answers in time, memory for this page only.
+ */
+async function visitorStorage() {
+  const own = jsonStorage("local");
+  if (own.persistent || !EMBEDDED) return own;
+  return (await openHostStorage({ win: window, parent: window.parent, origin: HOST })) || own;
+}
+
+// --- Socket callbacks ----------------------------------------------------------------------------
+
+function onOpen() {
+  state.welcomed = false;
+  // A chat on screen: ask at once, from its level, for what was missed while the socket was down.
+  const resumes = cursors.opened().map(({ id, afterSeq }) => frames.resume(id, afterSeq));
+  return [frames.hello(state.token, navigator.language), ...resumes];
+}
+
+function helloLater(seconds) {
+  const delay = (Number(seconds) > 0 ? Number(seconds) : 5) * 1000;
+  setTimeout(() => {
+    if (!state.welcomed) socket.send(frames.hello(state.token, navigator.language));
+  }, delay);
+}
+
+function chatOpen() {
+  const status = state.chat ? state.chat.status : "";
+  return status === "queued" || status === "active";
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "welcome":
+      return onWelcome(frame);
+    case "chat":
+      return onChat(frame.chat);
+    case "message":
+    case "message.ack":
+      return onMessage(frame);
+    case "hidden":
+      // A seq of our chat that is not for the visitor (e.g. a read receipt): had, nothing to show.
+      cursors.receive(frame.chat, frame.seq);
+      return undefined;
+    case "resumed":
+      return onResumed(frame);
+    case "live":
+      return onLive(frame.state);
+    case "settings":
+      // The admin changed the typing preview: say so to the visitor before they type again.
+      state.typingPreview = frame.typing_preview === true;
+      return composer.showPreviewNotice(state.typingPreview);
+    case "agent.typing":
+      if (!state.chat || frame.chat !== state.chat.id) return undefined;
+      if (frame.active === true) return agentTyping.show(frame.agent_name || state.chat.agent_name || "Agent");
+      return agentTyping.hide();
+    case "error":
+      // Page views, receipts, drafts and resumes go in the background: their refusal is not the
+      // visitor's business (a refused resume counts as lost after 10 s, and the cursor asks again).
+      if (["page.view", "receipt", "typing", "resume"].includes(frame.frame)) return undefined;
+      // Too many new visitors from this address just now: say hello again when the server says.
+      if (frame.frame === "hello" && frame.code === "rate_limited") return helloLater(frame.retry_after);
+      return showAlert(frame.message || "Something went wrong.");
+    default:
+      return undefined;
+  }
+}
+
+function onWelcome(frame) {
+  if (frame.token) {
+    state.token = frame.token;
+    store.set(KEY_TOKEN, frame.token);
+  }
+  if (frame.visitor) state.visitor = { name: frame.visitor.name || "", email: frame.visitor.email || "" };
+  state.typingPreview = frame.typing_preview === true;
+  state.welcomed = true;
+  onLive(frame.live === "degraded" ? "degraded" : "ok");
+  prechat.setDepartments(Array.isArray(frame.departments) ? frame.departments : []);
+  composer.showPreviewNotice(state.typingPreview);
+  pageViews.flush();
+
+  const chat = frame.chat;
+  if (chat && state.chat && chat.id === state.chat.id) {
+    // Reconnected to the chat on screen; the resume went out with hello.
+    updateChat(chat);
+    return;
+  }
+  if (startingPending() && (!chat || chat.status === "ended")) {
+    // Our chat.start (from the outbox) is on its way: its answer brings the chat.
+    showStarting();
+    return;
+  }
+  if (chat && (chat.status !== "ended" || store.get(KEY_DISMISSED) !== chat.id)) {
+    adoptChat(chat);
+    return;
+  }
+  showForm();
+}
+
+function onChat(chat) {
+  if (!chat) return;
+  if (state.chat && chat.id === state.chat.id) {
+    updateChat(chat);
+  } else if (chat.status !== "ended") {
+    // A new open chat: the answer to our chat.start, or one started in another tab.
+    adoptChat(chat);
+  }
+  // Its last_seq above our level: something is missing, and the cursor asks for it.
+  cursors.sawChat(chat.id, chat.last_seq);
+}
+
+/** A message of the chat on screen, live, by resume, or the ack of our own. */
+function onMessage(frame) {
+  const message = frame.message;
+  if (!state.chat || frame.chat !== state.chat.id || !message) return;
+  if (cursors.receive(frame.chat, message.seq)) addMessage(message);
+  else if (message.client_id) timeline.pending.remove(message.client_id); // on screen already
+}
+
+function onResumed(frame) {
+  if (!state.chat || frame.chat !== state.chat.id) return;
+  // The cursor is level up to last_seq now; more, or a hole left, and it asks again at once.
+  cursors.resumed(frame.chat, frame);
+  saveChat();
+  receipts.push(); // what was rendered before the socket was back
+}
+
+/** The server's word on live delivery: while degraded the cursor resyncs often, and we say so. */
+function onLive(liveState) {
+  cursors.setLive(liveState);
+  renderLiveNotice();
+}
+
+function renderLiveNotice() {
+  ui.liveNotice.hidden = !(state.online && cursors.degraded);
+}
+
+function onRefused(frame, error) {
+  const message = error.message || "This message could not be sent.";
+  if (frame.type === "chat.start") {
+    if (state.starting === frame.client_id) state.starting = null;
+    timeline.pending.remove(frame.client_id);
+    if (!state.chat) {
+      showForm();
+      prechat.restore(frame, message);
+    } else {
+      showAlert(message);
+    }
+    return;
+  }
+  timeline.pending.fail(frame.client_id, message);
+}
+
+function onAuthClose(code) {
+  if (code !== CLOSE_UNAUTHENTICATED) return false;
+  // The server does not know our token (e.g. its data was reset): start over as a new visitor.
+  store.remove(KEY_TOKEN);
+  store.remove(KEY_CHAT);
+  state.token = null;
+  state.chat = null;
+  clearLog();
+  return true;
+}
+
+function onStatus(status, info) {
+  state.online = status === "online";
+  if (!state.online) cursors.closed();
+  renderLiveNotice();
+  if (status === "online") {
+    ui.banner.hidden = true;
+    return;
+  }
+  if (status === "stopped") {
+    ui.banner.textContent = "Chat is unavailable. Please reload the page.";
+    ui.banner.hidden = false;
+    return;
+  }
+  if (info.everOnline) {
+    ui.banner.textContent = "Reconnecting…";
+    ui.banner.hidden = false;
+  } else if (info.attempt >= 3) {
+    ui.views.loading.querySelector("p").textContent = "We can't reach the chat right now. Still trying…";
+  }
+}
+
+// --- Chat state ----------------------------------------------------------------------------------
+
+function adoptChat(chat) {
+  clearLog();
+  state.chat = chat;
+  const saved = store.get(KEY_CHAT);
+  state.seenSeq = saved && saved.id === chat.id ? Number(saved.seenSeq) || 0 : 0;
+  state.unread = 0;
+  host.unread(0);
+  renderPendingFromOutbox();
+  cursors.track(chat.id);
+  cursors.resync(chat.id); // offline: onOpen resumes it
+  showView("chat");
+  updateChat(chat);
+}
+
+function updateChat(chat) {
+  state.chat = chat;
+  saveChat();
+  renderHeader();
+  const ended = chat.status === "ended";
+  ui.ended.hidden = !ended;
+  composer.hidden = ended;
+  if (ended) {
+    header.hideConfirm();
+    drafts.reset();
+    agentTyping.hide();
+  }
+  if (state.view !== "chat") showView("chat");
+}
+
+function showStarting() {
+  state.chat = null;
+  clearLog();
+  renderPendingFromOutbox();
+  ui.ended.hidden = true;
+  composer.hidden = false;
+  showView("chat");
+  renderHeader();
+}
+
+function startingPending() {
+  return socket.pending().some((f) => f.type === "chat.start");
+}
+
+function saveChat() {
+  if (!state.chat) return;
+  store.set(KEY_CHAT, { id: state.chat.id, seenSeq: state.seenSeq });
+}
+
+/** The highest seq of the chat on screen we have (messages, and the seqs not shown to us). */
+function topSeq() {
+  const cursor = state.chat ? cursors.get(state.chat.id) : null;
+  return cursor ? cursor.top : 0;
+}
+
+/** A message the cursor had not: placed by seq, counted unread while the panel is closed. */
+function addMessage(message) {
+  const li = timeline.add(message);
+  if (!li) return;
+  if (message.client_id && message.client_id === state.starting) state.starting = null;
+  if (state.open) {
+    state.seenSeq = topSeq();
+  } else if (message.author === "visitor") {
+    // The visitor wrote after these (e.g. in another tab): they count as read.
+    state.seenSeq = Math.max(state.seenSeq, message.seq);
+    if (state.unread) {
+      state.unread = 0;
+      host.unread(0);
+    }
+  } else if (message.author === "agent" && message.seq > state.seenSeq) {
+    state.unread += 1;
+    host.unread(state.unread);
+  }
+  saveChat();
+  if (message.author === "agent") {
+    agentTyping.hide();
+    receipts.shown(li, message.seq);
+  }
+}
+
+function renderPendingFromOutbox() {
+  for (const frame of socket.pending()) {
+    const mine =
+      frame.type === "chat.start"
+        ? !state.chat || frame.client_id === state.starting
+        : Boolean(state.chat) && frame.chat === state.chat.id;
+    if (mine && (frame.type === "chat.start" || frame.type === "message.send")) timeline.pending.add(frame);
+    if (frame.type === "chat.start" && !state.chat) state.starting = frame.client_id;
+  }
+}
+
+function clearLog() {
+  timeline.clear();
+  cursors.forgetAll(); // the next chat on screen starts from seq 0
+  receipts.reset();
+  drafts.reset();
+  agentTyping.hide();
+}
+
+// --- What the visitor does ---------------------------------------------------------------------
+
+function startChat(fields) {
+  state.visitor = { name: fields.name, email: fields.email };
+  state.chat = null;
+  clearLog();
+  const sent = socket.sendMessage(frames.chatStart(fields));
+  state.starting = sent.client_id;
+  timeline.pending.add(sent);
+  ui.ended.hidden = true;
+  composer.hidden = false;
+  showView("chat");
+  composer.focus();
+}
+
+/** The composer's send: true when it went (into the outbox), else why not. */
+function sendReply(text) {
+  if (state.starting && !state.chat) return "One moment: your chat is starting.";
+  if (!state.chat || state.chat.status === "ended") return false;
+  const sent = socket.sendMessage(frames.messageSend(state.chat.id, text));
+  drafts.done();
+  timeline.pending.add(sent);
+  return true;
+}
+
+function endChat() {
+  if (!state.chat) return;
+  if (!socket.send(frames.chatEnd(state.chat.id))) showAlert("You're offline. Try again when the connection is back.");
+}
+
+ui.newChat.addEventListener("click", () => {
+  if (state.chat) store.set(KEY_DISMISSED, state.chat.id);
+  store.remove(KEY_CHAT);
+  prechat.clearMessage();
+  showForm();
+  prechat.focusForNewChat();
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  if (header.confirming) header.hideConfirm();
+  else host.close();
+});
+
+document.addEventListener("visibilitychange", () => {
+  receipts.update();
+  if (document.visibilityState === "visible") cursors.shown();
+});
+
+// --- Views ---------------------------------------------------------------------------------------
+
+function showView(name) {
+  const hadFocus = document.hasFocus() && (document.activeElement === document.body || !document.activeElement);
+  state.view = name;
+  for (const [key, el] of Object.entries(ui.views)) el.hidden = key !== name;
+  renderHeader();
+  receipts.update();
+  // The visitor opened the chat while it was still connecting: the focus is in the iframe, on
+  // nothing. Put it where they will type.
+  if (hadFocus && state.open) focusPrimary();
+}
+
+function showForm() {
+  state.chat = null;
+  clearLog();
+  header.hideConfirm();
+  prechat.fill(state.visitor);
+  showView("form");
+}
+
+function renderHeader() {
+  header.render(state.view, state.chat);
+}
+
+function showAlert(message) {
+  ui.alert.textContent = message;
+  ui.alert.hidden = false;
+  clearTimeout(showAlert.timer);
+  showAlert.timer = setTimeout(() => {
+    ui.alert.hidden = true;
+  }, 8000);
+}
+
+/** hd:open / hd:closed from the loader. */
+function setOpen(open, focus) {
+  state.open = open;
+  state.hostOpen = open;
+  store.set(KEY_OPEN, open);
+  if (!open) return;
+  receipts.update();
+  state.seenSeq = topSeq();
+  state.unread = 0;
+  saveChat();
+  host.unread(0);
+  cursors.shown();
+  // Only when the visitor opened the chat: a restored open state must not steal the page's focus.
+  if (focus) focusPrimary();
+}
+
+function focusPrimary() {
+  if (state.view === "form") prechat.focus();
+  else if (state.view === "chat" && !composer.hidden) composer.focus();
+  else if (state.view === "chat" && !ui.ended.hidden) ui.newChat.focus();
+}
+
+// --- Start ---------------------------------------------------------------------------------------
+
+renderHeader();
+host.ready(state.open);
+socket.start();
