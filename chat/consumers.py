@@ -437,9 +437,9 @@ class AgentConsumer(FrameConsumer):
         self.display_name = services.Actor.for_agent(self.user).display_name
         await self.join(events.agent_user_group(self.user.pk))
         await self.join(events.AGENTS_GROUP)
-        queue = await db(selectors.agent_queue)(self.user.pk)
+        queue, stars = await db(selectors.agent_start_state)(self.user.pk)
         self.greeted = True
-        await self.send_frame(events.agent_welcome(user=self.user, queue=queue, live=self.link.state))
+        await self.send_frame(events.agent_welcome(user=self.user, queue=queue, stars=stars, live=self.link.state))
 
     def check_ready(self, frame) -> None:
         if not self.authorized:

@@ -133,11 +133,12 @@ def welcome(*, token: str | None, visitor, departments: Iterable, chat: Chat | N
     }
 
 
-def agent_welcome(*, user, queue: Iterable[Chat], live: str) -> dict:
+def agent_welcome(*, user, queue: Iterable[Chat], live: str, stars: dict[str, str] | None = None) -> dict:
     return {
         "type": "welcome",
         "agent": {"id": user.pk, "name": agent_display_name(user)},
         "chats": [chat_for_agent(c) for c in queue],
+        "stars": stars or {},
         "live": live,
     }
 

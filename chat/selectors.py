@@ -50,6 +50,20 @@ def agent_queue(agent_id: int) -> list[Chat]:
     )
 
 
+def agent_stars(agent_id: int, chats: list[Chat]) -> dict[str, str]:
+    """The agent's own stars on these chats: chat ID -> colour."""
+    from tickets.models import TicketStar
+
+    by_ticket = dict(TicketStar.objects.filter(agent_id=agent_id, ticket_id__in=[c.ticket_id for c in chats])
+                     .values_list("ticket_id", "colour"))
+    return {c.public_id: by_ticket[c.ticket_id] for c in chats if c.ticket_id in by_ticket}
+
+
+def agent_start_state(agent_id: int) -> tuple[list[Chat], dict[str, str]]:
+    queue = agent_queue(agent_id)
+    return queue, agent_stars(agent_id, queue)
+
+
 def messages_between(chat_id: int, after_seq: int, up_to: int, limit: int) -> list[Message]:
     return list(Message.objects.filter(chat_id=chat_id, seq__gt=after_seq, seq__lte=up_to).order_by("seq")[:limit])
 

@@ -49,13 +49,16 @@ async def test_details_labels_and_stars(layer):
     await other.send({"type": "ping"})
     await other.expect("pong")
     assert other.count("star") == 0, "nobody else hears of an agent's star"
+    again, welcome = await live.agent(user)
+    assert welcome["stars"] == {chat["id"]: "red"}, "a new console of the agent lists their stars"
+    assert (await live.agent(other_user))[1]["stars"] == {}
 
     await agent.send({"type": "chat.label", "chat": chat["id"], "add": "x" * 40})
     refused = await agent.expect("error", frame="chat.label")
     assert refused["code"] == "invalid" and "at most 32" in refused["message"]
     await agent.send({"type": "chat.label", "chat": chat["id"], "add": "a", "remove": "b"})
     assert "exactly one" in (await agent.expect("error", frame="chat.label"))["message"]
-    for socket in (agent, other, visitor):
+    for socket in (agent, other, visitor, again):
         await socket.close()
 
 
