@@ -456,3 +456,10 @@ def test_lines_are_emailed_in_position_order_whatever_their_times(smtp):
     transcript_email_deliver(email_row(ticket).pk)
     text = smtp.wait_for(1)[0].part("text/plain")
     assert text.index("first") < text.index("second")
+
+
+@pytest.mark.django_db
+def test_the_gone_visitor_sweep_task_runs_the_chat_service():
+    from chat.tasks import chats_end_gone_visitors
+
+    assert chats_end_gone_visitors.apply().get() == 0  # no chat at all: nothing to end, no error
