@@ -1,8 +1,8 @@
 // The chat inside the widget iframe: pre-chat form, conversation, ended state.
 //
 // This module composes the page: the socket, the cursor, and the parts (header.js, prechat.js,
-// timeline.js, composer.js, drafts.js, typing.js, receipts.js, host.js), and routes the server's
-// frames to them. It speaks only the visitor protocol (docs/protocol.md); the frames it sends are
+// conversation.js with the chat on screen, notices.js, host.js), routes the server's frames to them
+// and switches between the views (loading, form, chat). It speaks only the visitor protocol (docs/protocol.md); the frames it sends are
 // made in core/frames.js. It talks to the host page only by postMessage with the host's origin
 // (host.js; widget.js lists the messages).
 // The visitor's token, chat, open state and outbox are kept in this iframe's localStorage; where the
@@ -20,15 +20,11 @@ import { openHostStorage } from "../core/hoststore.js";
 import * as frames from "../core/frames.js";
 import { Header } from "./header.js";
 import { Prechat } from "./prechat.js";
-import { Timeline } from "./timeline.js";
-import { Composer } from "./composer.js";
-import { Drafts } from "./drafts.js";
-import { AgentTyping } from "./typing.js";
-import { Receipts } from "./receipts.js";
+import { Conversation } from "./conversation.js";
+import { Notices } from "./notices.js";
 import { Host, PageViews } from "./host.js";
 
 const KEY_TOKEN = "hd.visitor.token";
-const KEY_CHAT = "hd.visitor.chat"; // {id, seenSeq} of the chat on screen
 const KEY_OPEN = "hd.visitor.open";
 const KEY_OUTBOX = "hd.visitor.outbox";
 const KEY_DISMISSED = "hd.visitor.dismissed"; // an ended chat the visitor put away ("Start a new chat")
@@ -41,14 +37,7 @@ const MAX_CHARS = Number(document.body.dataset.maxChars) || 5000;
 const RESYNC_MS = Number(document.body.dataset.resyncMs ?? 20000);
 
 const $ = (id) => document.getElementById(id);
-const ui = {
-  banner: $("hd-banner"),
-  liveNotice: $("hd-live-notice"),
-  alert: $("hd-alert"),
-  views: { loading: $("hd-view-loading"), form: $("hd-view-form"), chat: $("hd-view-chat") },
-  ended: $("hd-ended"),
-  newChat: $("hd-new-chat"),
-};
+const views = { loading: $("hd-view-loading"), form: $("hd-view-form"), chat: $("hd-view-chat") };
 
 const state = {
   view: "loading",
@@ -70,7 +59,7 @@ const cursors = new Cursors({
   intervalMs: RESYNC_MS,
   request: (id, afterSeq) => socket.send(frames.resume(id, afterSeq)),
   // The timer (and coming back on screen) resyncs only a chat that can still change.
-  canResync: (id) => state.welcomed && Boolean(state.chat) && state.chat.id === id && chatOpen(),
+  canResync: (id) => state.welcomed && Boolean(state.chat) && state.chat.id === id && conversation.isOpen(),
 });
 
 const socket = new LiveSocket({
@@ -85,26 +74,13 @@ const socket = new LiveSocket({
 });
 
 const send = (frame) => socket.send(frame);
+const notices = new Notices();
 const host = new Host({ origin: HOST, embedded: EMBEDDED, onOpen: setOpen, onPage: (data) => pageViews.seen(data) });
 const pageViews = new PageViews({ origin: HOST, send, ready: () => state.welcomed });
 const header = new Header({ embedded: EMBEDDED, onEnd: endChat, onMinimise: () => host.close() });
 const prechat = new Prechat({ maxChars: MAX_CHARS, onStart: startChat });
-const timeline = new Timeline($("hd-log"));
-const agentTyping = new AgentTyping($("hd-agent-typing"));
-const drafts = new Drafts({
-  send,
-  chatId: () => (state.view === "chat" && chatOpen() ? state.chat.id : null),
-  welcomed: () => state.welcomed,
-  preview: () => state.typingPreview,
-  maxChars: MAX_CHARS,
-});
-const composer = new Composer({ maxChars: MAX_CHARS, onInput: (text) => drafts.changed(text), onSend: sendReply });
-const receipts = new Receipts({
-  root: timeline.log,
-  send,
-  chatId: () => (state.chat && state.welcomed ? state.chat.id : null),
-  canRead: () => state.hostOpen && document.visibilityState === "visible" && state.view === "chat",
-});
+const conversation = new Conversation({ state, socket, cursors, store, host, maxChars: MAX_CHARS });
+const { timeline, composer, agentTyping } = conversation;
 
 /**
  * This iframe's localStorage; where it is refused (third-party storage blocked), the host page's,
@@ -130,11 +106,6 @@ function helloLater(seconds) {
   setTimeout(() => {
     if (!state.welcomed) socket.send(frames.hello(state.token, navigator.language));
   }, delay);
-}
-
-function chatOpen() {
-  const status = state.chat ? state.chat.status : "";
-  return status === "queued" || status === "active";
 }
 
 function onFrame(frame) {
@@ -168,7 +139,7 @@ function onFrame(frame) {
       if (["page.view", "receipt", "typing", "resume"].includes(frame.frame)) return undefined;
       // Too many new visitors from this address just now: say hello again when the server says.
       if (frame.frame === "hello" && frame.code === "rate_limited") return helloLater(frame.retry_after);
-      return showAlert(frame.message || "Something went wrong.");
+      return notices.alert(frame.message || "Something went wrong.");
     default:
       return undefined;
   }
@@ -221,7 +192,7 @@ function onChat(chat) {
 function onMessage(frame) {
   const message = frame.message;
   if (!state.chat || frame.chat !== state.chat.id || !message) return;
-  if (cursors.receive(frame.chat, message.seq)) addMessage(message);
+  if (cursors.receive(frame.chat, message.seq)) conversation.add(message);
   else if (message.client_id) timeline.pending.remove(message.client_id); // on screen already
 }
 
@@ -229,18 +200,14 @@ function onResumed(frame) {
   if (!state.chat || frame.chat !== state.chat.id) return;
   // The cursor is level up to last_seq now; more, or a hole left, and it asks again at once.
   cursors.resumed(frame.chat, frame);
-  saveChat();
-  receipts.push(); // what was rendered before the socket was back
+  conversation.save();
+  conversation.receipts.push(); // what was rendered before the socket was back
 }
 
 /** The server's word on live delivery: while degraded the cursor resyncs often, and we say so. */
 function onLive(liveState) {
   cursors.setLive(liveState);
-  renderLiveNotice();
-}
-
-function renderLiveNotice() {
-  ui.liveNotice.hidden = !(state.online && cursors.degraded);
+  notices.live(state.online && cursors.degraded);
 }
 
 function onRefused(frame, error) {
@@ -252,7 +219,7 @@ function onRefused(frame, error) {
       showForm();
       prechat.restore(frame, message);
     } else {
-      showAlert(message);
+      notices.alert(message);
     }
     return;
   }
@@ -263,71 +230,37 @@ function onAuthClose(code) {
   if (code !== CLOSE_UNAUTHENTICATED) return false;
   // The server does not know our token (e.g. its data was reset): start over as a new visitor.
   store.remove(KEY_TOKEN);
-  store.remove(KEY_CHAT);
+  conversation.forget();
   state.token = null;
   state.chat = null;
-  clearLog();
+  conversation.clear();
   return true;
 }
 
 function onStatus(status, info) {
   state.online = status === "online";
   if (!state.online) cursors.closed();
-  renderLiveNotice();
-  if (status === "online") {
-    ui.banner.hidden = true;
-    return;
-  }
-  if (status === "stopped") {
-    ui.banner.textContent = "Chat is unavailable. Please reload the page.";
-    ui.banner.hidden = false;
-    return;
-  }
-  if (info.everOnline) {
-    ui.banner.textContent = "Reconnecting…";
-    ui.banner.hidden = false;
-  } else if (info.attempt >= 3) {
-    ui.views.loading.querySelector("p").textContent = "We can't reach the chat right now. Still trying…";
-  }
+  notices.live(state.online && cursors.degraded);
+  notices.status(status, info);
 }
 
-// --- Chat state ----------------------------------------------------------------------------------
+// --- The chat on screen --------------------------------------------------------------------------
 
 function adoptChat(chat) {
-  clearLog();
-  state.chat = chat;
-  const saved = store.get(KEY_CHAT);
-  state.seenSeq = saved && saved.id === chat.id ? Number(saved.seenSeq) || 0 : 0;
-  state.unread = 0;
-  host.unread(0);
-  renderPendingFromOutbox();
-  cursors.track(chat.id);
-  cursors.resync(chat.id); // offline: onOpen resumes it
+  conversation.adopt(chat);
   showView("chat");
   updateChat(chat);
 }
 
 function updateChat(chat) {
-  state.chat = chat;
-  saveChat();
+  conversation.update(chat);
   renderHeader();
-  const ended = chat.status === "ended";
-  ui.ended.hidden = !ended;
-  composer.hidden = ended;
-  if (ended) {
-    header.hideConfirm();
-    drafts.reset();
-    agentTyping.hide();
-  }
+  if (chat.status === "ended") header.hideConfirm();
   if (state.view !== "chat") showView("chat");
 }
 
 function showStarting() {
-  state.chat = null;
-  clearLog();
-  renderPendingFromOutbox();
-  ui.ended.hidden = true;
-  composer.hidden = false;
+  conversation.showStarting();
   showView("chat");
   renderHeader();
 }
@@ -336,94 +269,23 @@ function startingPending() {
   return socket.pending().some((f) => f.type === "chat.start");
 }
 
-function saveChat() {
-  if (!state.chat) return;
-  store.set(KEY_CHAT, { id: state.chat.id, seenSeq: state.seenSeq });
-}
-
-/** The highest seq of the chat on screen we have (messages, and the seqs not shown to us). */
-function topSeq() {
-  const cursor = state.chat ? cursors.get(state.chat.id) : null;
-  return cursor ? cursor.top : 0;
-}
-
-/** A message the cursor had not: placed by seq, counted unread while the panel is closed. */
-function addMessage(message) {
-  const li = timeline.add(message);
-  if (!li) return;
-  if (message.client_id && message.client_id === state.starting) state.starting = null;
-  if (state.open) {
-    state.seenSeq = topSeq();
-  } else if (message.author === "visitor") {
-    // The visitor wrote after these (e.g. in another tab): they count as read.
-    state.seenSeq = Math.max(state.seenSeq, message.seq);
-    if (state.unread) {
-      state.unread = 0;
-      host.unread(0);
-    }
-  } else if (message.author === "agent" && message.seq > state.seenSeq) {
-    state.unread += 1;
-    host.unread(state.unread);
-  }
-  saveChat();
-  if (message.author === "agent") {
-    agentTyping.hide();
-    receipts.shown(li, message.seq);
-  }
-}
-
-function renderPendingFromOutbox() {
-  for (const frame of socket.pending()) {
-    const mine =
-      frame.type === "chat.start"
-        ? !state.chat || frame.client_id === state.starting
-        : Boolean(state.chat) && frame.chat === state.chat.id;
-    if (mine && (frame.type === "chat.start" || frame.type === "message.send")) timeline.pending.add(frame);
-    if (frame.type === "chat.start" && !state.chat) state.starting = frame.client_id;
-  }
-}
-
-function clearLog() {
-  timeline.clear();
-  cursors.forgetAll(); // the next chat on screen starts from seq 0
-  receipts.reset();
-  drafts.reset();
-  agentTyping.hide();
-}
-
 // --- What the visitor does ---------------------------------------------------------------------
 
 function startChat(fields) {
   state.visitor = { name: fields.name, email: fields.email };
-  state.chat = null;
-  clearLog();
-  const sent = socket.sendMessage(frames.chatStart(fields));
-  state.starting = sent.client_id;
-  timeline.pending.add(sent);
-  ui.ended.hidden = true;
-  composer.hidden = false;
+  conversation.start(fields);
   showView("chat");
   composer.focus();
 }
 
-/** The composer's send: true when it went (into the outbox), else why not. */
-function sendReply(text) {
-  if (state.starting && !state.chat) return "One moment: your chat is starting.";
-  if (!state.chat || state.chat.status === "ended") return false;
-  const sent = socket.sendMessage(frames.messageSend(state.chat.id, text));
-  drafts.done();
-  timeline.pending.add(sent);
-  return true;
-}
-
 function endChat() {
   if (!state.chat) return;
-  if (!socket.send(frames.chatEnd(state.chat.id))) showAlert("You're offline. Try again when the connection is back.");
+  if (!socket.send(frames.chatEnd(state.chat.id))) notices.alert("You're offline. Try again when the connection is back.");
 }
 
-ui.newChat.addEventListener("click", () => {
+conversation.newChat.addEventListener("click", () => {
   if (state.chat) store.set(KEY_DISMISSED, state.chat.id);
-  store.remove(KEY_CHAT);
+  conversation.forget();
   prechat.clearMessage();
   showForm();
   prechat.focusForNewChat();
@@ -436,7 +298,7 @@ document.addEventListener("keydown", (event) => {
 });
 
 document.addEventListener("visibilitychange", () => {
-  receipts.update();
+  conversation.receipts.update();
   if (document.visibilityState === "visible") cursors.shown();
 });
 
@@ -445,9 +307,9 @@ document.addEventListener("visibilitychange", () => {
 function showView(name) {
   const hadFocus = document.hasFocus() && (document.activeElement === document.body || !document.activeElement);
   state.view = name;
-  for (const [key, el] of Object.entries(ui.views)) el.hidden = key !== name;
+  for (const [key, el] of Object.entries(views)) el.hidden = key !== name;
   renderHeader();
-  receipts.update();
+  conversation.receipts.update();
   // The visitor opened the chat while it was still connecting: the focus is in the iframe, on
   // nothing. Put it where they will type.
   if (hadFocus && state.open) focusPrimary();
@@ -455,7 +317,7 @@ function showView(name) {
 
 function showForm() {
   state.chat = null;
-  clearLog();
+  conversation.clear();
   header.hideConfirm();
   prechat.fill(state.visitor);
   showView("form");
@@ -465,26 +327,13 @@ function renderHeader() {
   header.render(state.view, state.chat);
 }
 
-function showAlert(message) {
-  ui.alert.textContent = message;
-  ui.alert.hidden = false;
-  clearTimeout(showAlert.timer);
-  showAlert.timer = setTimeout(() => {
-    ui.alert.hidden = true;
-  }, 8000);
-}
-
 /** hd:open / hd:closed from the loader. */
 function setOpen(open, focus) {
   state.open = open;
   state.hostOpen = open;
   store.set(KEY_OPEN, open);
   if (!open) return;
-  receipts.update();
-  state.seenSeq = topSeq();
-  state.unread = 0;
-  saveChat();
-  host.unread(0);
+  conversation.seen();
   cursors.shown();
   // Only when the visitor opened the chat: a restored open state must not steal the page's focus.
   if (focus) focusPrimary();
@@ -492,8 +341,7 @@ function setOpen(open, focus) {
 
 function focusPrimary() {
   if (state.view === "form") prechat.focus();
-  else if (state.view === "chat" && !composer.hidden) composer.focus();
-  else if (state.view === "chat" && !ui.ended.hidden) ui.newChat.focus();
+  else if (state.view === "chat") conversation.focus();
 }
 
 // --- Start ---------------------------------------------------------------------------------------
