@@ -7,6 +7,7 @@ tests against each, print one table (product, floor, product ÷ floor) and wheth
     python -m bench --tests steady,max --profile prof/   # sample daphne with py-spy while measuring
     python -m bench --target http://127.0.0.1:8000 --agent-login agent:agent --tests steady
                                                      # a server you started yourself (loopback only)
+    python -m bench --only transcript                # End Chat to the email accepted by SMTP, alone
 
 Exit status 0 when every test ran and nothing was lost or duplicated; missed speed targets are
 reported, not fatal.
@@ -29,6 +30,7 @@ from . import report
 from .clients import BenchError, Budget, FloorDriver, ProductDriver, require_loopback
 from .loadgen import PRESETS, TESTS, Sizes, run_tests
 from .servers import FaultRig, ProcProbe, RedisServer, Server, drop_database, server_version
+from .transcript import run_transcript
 
 DEFAULT_POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 DEFAULT_REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
@@ -38,6 +40,9 @@ DEFAULT_LIMIT_SECONDS = {"full": 840, "smoke": 200}
 # of the cursor holds. The faults test's server keeps the product's default.
 SPEED_SETTINGS = {"CHAT_RESYNC_SECONDS": "0"}
 FLOOR_HAS_NO_FAULTS = "not run: the floor makes no delivery promise to test (bench/README.md)"
+FLOOR_HAS_NO_EMAIL = "not run: the floor sends no email"
+# Tests that are not the load generator's: run after the speed tests, on the product only.
+OWN_RIGS = ("faults", "transcript")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -46,6 +51,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="full", help="sizes to start from")
     parser.add_argument("--servers", default="product,floor", help="which servers, in order")
     parser.add_argument("--tests", default=",".join(TESTS), help="which tests, comma-separated")
+    parser.add_argument("--only", metavar="TESTS", help="these tests on the product alone "
+                        "(--servers product --tests TESTS), e.g. --only transcript")
     sizes = parser.add_argument_group("sizes (override the preset)")
     for name, default in asdict(Sizes()).items():
         sizes.add_argument("--" + name.replace("_", "-"), type=type(default), default=None, metavar="N")
@@ -106,7 +113,7 @@ def _run_speed(args, kind, sizes, tests, *, database, workdir, password, budget)
         from .profiling import Profiler
 
         profiler = Profiler(args.profile, lambda server=server: server.process.pid)
-    _say(f"{kind}: fresh database {database}, daphne on {server.url}")
+    _say(f"{kind}: fresh database {database}" + (f", daphne on {server.url}" if tests else ""))
     try:
         server.prepare()
         if not tests:
@@ -145,9 +152,29 @@ def _run_faults(args, sizes, *, database, workdir, password, budget) -> dict:
         redis.stop()
 
 
+def _transcript_seconds(sizes) -> float:
+    """What the transcript test needs of the run's time bound: the worker's start, making the chats,
+    ending them at their rate, and the last emails' way out."""
+    return 20 + sizes.transcript_chats * (0.3 + 1 / sizes.transcript_rate)
+
+
+def _run_transcript(args, sizes, *, database, workdir, password) -> dict:
+    """End Chat to the transcript email accepted by SMTP, through a real worker, on the product's
+    benchmark database (bench/transcript.py)."""
+    server = Server("product", postgres=args.postgres, redis=args.redis, database=database, workdir=workdir,
+                    agents=sizes.agents, agent_password=password, name="product-transcript")
+    try:
+        return run_transcript(sizes, product_env=server.env(), redis_url=args.redis, workdir=workdir, log=_say)
+    except BenchError as exc:
+        _say(f"product transcript: {exc}")
+        return {"error": str(exc)}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.only:
+        args.servers, args.tests = "product", args.only
     overrides = {k: getattr(args, k) for k in Sizes.names() if getattr(args, k) is not None}
     sizes = replace(PRESETS[args.preset], **overrides)
     tests = [t.strip() for t in args.tests.split(",") if t.strip()]
@@ -185,14 +212,18 @@ def main(argv: list[str] | None = None) -> int:
         driver = (ProductDriver(args.target.rstrip("/"), budget, credentials) if kind == "product"
                   else FloorDriver(args.target.rstrip("/"), budget))
         probe = ProcProbe(args.pid) if args.pid else None
-        results["servers"][kind] = _run_one(driver, sizes, tests, probe=probe, seed=args.seed, profiler=None,
-                                            alive=lambda: True)
+        if "transcript" in tests:
+            _say("bench: the transcript test needs a worker and a database of the bench's own: not run on --target")
+        results["servers"][kind] = _run_one(driver, sizes, [t for t in tests if t != "transcript"], probe=probe,
+                                            seed=args.seed, profiler=None, alive=lambda: True)
     else:
         password = secrets.token_urlsafe(12)
-        speed_tests = [t for t in tests if t != "faults"]
-        # The faults test runs last, on the product only, after both servers' other tests (it kills things).
+        speed_tests = [t for t in tests if t not in OWN_RIGS]
+        # The faults test runs last but one, on the product only, after both servers' other tests (it
+        # kills things); then the transcript test, on the product only, with a worker of its own.
         faults = "faults" in tests and "product" in servers
-        reserve = _faults_seconds(sizes) if faults else 0
+        transcript = "transcript" in tests and "product" in servers
+        reserve = (_faults_seconds(sizes) if faults else 0) + (_transcript_seconds(sizes) if transcript else 0)
         databases = {}
         try:
             for position, kind in enumerate(servers):
@@ -203,11 +234,17 @@ def main(argv: list[str] | None = None) -> int:
                                                       budget=Budget(args.limit_messages, seconds))
                 if kind == "floor" and "faults" in tests and "error" not in results["servers"][kind]:
                     results["servers"][kind]["faults"] = {"not_run": FLOOR_HAS_NO_FAULTS}
+                if kind == "floor" and "transcript" in tests and "error" not in results["servers"][kind]:
+                    results["servers"][kind]["transcript"] = {"not_run": FLOOR_HAS_NO_EMAIL}
             product = results["servers"].get("product", {})
             if faults and "error" not in product:
                 budget = Budget(args.limit_messages, max(max_seconds - (time.monotonic() - started), reserve / 2))
                 product["faults"] = _run_faults(args, sizes, database=databases["product"], workdir=workdir,
                                                 password=password, budget=budget)
+            if transcript and "error" not in product:
+                product["transcript"] = _run_transcript(args, sizes, database=databases["product"],
+                                                        workdir=workdir, password=password)
+                _say(f"  product: transcript: {report.transcript_brief(product['transcript'])}")
         finally:
             if throwaway:
                 for database in databases.values():

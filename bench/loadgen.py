@@ -8,6 +8,8 @@ the product only).
 - max: ``max_chats`` chats with one message in flight each (closed loop): messages/s held, its p99.
 - flood: ``flood_chats`` × ``flood_messages`` sent back to back: live, recovered by resume, lost, duplicated.
 - reconnect: visitors cut every ``reconnect_every`` messages: lost and duplicated after resume.
+- transcript (bench/transcript.py, the product only, not through this module): ``transcript_chats``
+  chats ended at ``transcript_rate``/s, to the email accepted by an SMTP server through a real worker.
 - faults: ``faults_chats`` chats and ``faults_agents`` consoles, every visitor and console sending
   ``faults_rate`` messages/s, while the Redis
   the server uses is SIGKILLed and started again ``faults_redis_down`` s later, then the daphne process
@@ -33,7 +35,7 @@ from .ledger import Ledger, now, percentile
 
 MESSAGE = "Hello, I ordered a blue kettle last week and it has not arrived yet. Order {k}, can you check?"
 LETTERS = string.ascii_lowercase + "     "
-TESTS = ("idle", "steady", "drafts", "max", "flood", "reconnect", "faults")
+TESTS = ("idle", "steady", "drafts", "max", "flood", "reconnect", "faults", "transcript")
 
 
 @dataclass
@@ -62,6 +64,9 @@ class Sizes:
     faults_redis_down: float = 3.0  # seconds between killing Redis and starting it again
     faults_between: float = 12.0  # seconds from Redis being back to killing daphne
     faults_after: float = 10.0  # seconds of load after daphne is back
+    transcript_chats: int = 50  # transcript (bench/transcript.py): chats ended, one after the other
+    transcript_rate: float = 2.0  # chats ended a second
+    transcript_messages: int = 10  # messages in each chat before it ends
     warmup_messages: int = 2  # steady, drafts, max: sent one at a time by each chat before measuring
     settle_seconds: float = 2.0  # quiet time before a measured stretch
     drain_seconds: float = 120.0  # how long to wait for a backlog and stragglers once sending stops
@@ -76,6 +81,7 @@ PRESETS = {
     "smoke": Sizes(agents=2, idle_sockets=20, idle_seconds=1, steady_chats=4, steady_seconds=2, max_chats=3,
                    max_seconds=2, flood_chats=3, flood_messages=20, reconnect_visitors=4, reconnect_interval=0.05,
                    faults_chats=4, faults_agents=2, faults_before=1, faults_between=4, faults_after=4,
+                   transcript_chats=3, transcript_rate=5, transcript_messages=3,
                    warmup_messages=1, settle_seconds=0.3, drain_seconds=20),
 }
 

@@ -33,7 +33,8 @@ FIGURES = [
     ("reconnect", "lost", "lost after resume", "{:,}", None),
     ("reconnect", "duplicated", "duplicated after resume", "{:,}", None),
 ]
-LOSS_TESTS = ["steady", "drafts", "max", "flood", "reconnect", "faults"]
+LOSS_TESTS = ["steady", "drafts", "max", "flood", "reconnect", "faults", "transcript"]
+PRODUCT_ONLY = ("faults", "transcript")  # tests the floor is not put through
 # The faults test, on the product only: (key, label, format, whether 0 is the target).
 FAULT_FIGURES = [
     ("sent", "messages sent across it", "{:,}", False),
@@ -42,7 +43,13 @@ FAULT_FIGURES = [
     ("out_of_order", "out of order", "{:,}", True),
     ("recovery_s", "recovery, s", "{:.2f}", False),
 ]
-NOT_RUN = "—"  # a figure the floor is not measured on (the faults test)
+NOT_RUN = "—"  # a figure the floor is not measured on (the faults and transcript tests)
+# The transcript test, on the product only: (key, label, format, absolute target in seconds or None).
+TRANSCRIPT_FIGURES = [
+    ("p50_s", "End Chat → transcript email accepted by SMTP, p50, s", "{:.2f}", None),
+    ("p99_s", "End Chat → transcript email accepted by SMTP, p99, s", "{:.2f}", 30.0),
+    ("max_s", "End Chat → transcript email accepted by SMTP, max, s", "{:.2f}", None),
+]
 
 
 def _get(results: dict, server: str, test: str, key: str):
@@ -75,8 +82,31 @@ def rows(results: dict) -> list[dict]:
                     "target": "" if target is None else f"{'≤' if target[0] == '<=' else '≥'} {target[1]}×",
                     "met": _met(ratio, target)})
     out += _fault_rows(results)
+    out += _transcript_rows(results)
     out.append(_loss_row(results))
     return out
+
+
+def _transcript_rows(results: dict) -> list[dict]:
+    """The transcript email's latency, the product's own, against an absolute target."""
+    floor = NOT_RUN if "transcript" in results.get("tests", []) else "–"
+    out = []
+    for key, label, spec, bound in TRANSCRIPT_FIGURES:
+        value = _get(results, "product", "transcript", key)
+        out.append({"test": "transcript", "figure": label, "product": _fmt(value, spec), "floor": floor,
+                    "ratio": "–", "target": "" if bound is None else f"≤ {bound:g} s",
+                    "met": None if bound is None or value is None else value <= bound})
+    return out
+
+
+def transcript_brief(result: dict) -> str:
+    if result.get("error") and result.get("p99_s") is None:
+        return f"error: {result['error']}"
+    brief = (f"{result.get('delivered', 0)}/{result.get('chats', 0)} emails accepted, p50 "
+             f"{_fmt(result.get('p50_s'), '{:.2f}')} s, p99 {_fmt(result.get('p99_s'), '{:.2f}')} s, max "
+             f"{_fmt(result.get('max_s'), '{:.2f}')} s, lost {result.get('lost')}, duplicated "
+             f"{result.get('duplicated')}; measured from the {result.get('from')}")
+    return brief + (f"; error: {result['error']}" if result.get("error") else "")
 
 
 def _fault_rows(results: dict) -> list[dict]:
@@ -120,7 +150,7 @@ def _loss_row(results: dict) -> dict:
     for server in ("product", "floor"):
         parts, ok = [], True
         for test in LOSS_TESTS:
-            if server == "floor" and test == "faults" and "faults" in results.get("tests", []):
+            if server == "floor" and test in PRODUCT_ONLY and test in results.get("tests", []):
                 parts.append(NOT_RUN)
                 continue
             lost, dup = _get(results, server, test, "lost"), _get(results, server, test, "duplicated")
@@ -193,6 +223,10 @@ def notes(results: dict) -> list[str]:
             if before > 1000:
                 out.append(f"The {server} did not keep up with the faults test's load before any fault (acks took "
                            f"up to {before / 1000:.1f} s): its recovery times there include that backlog.")
+        transcript = tests.get("transcript")
+        if server == "product" and isinstance(transcript, dict) and transcript.get("from"):
+            out.append(f"Transcript latency is measured from the {transcript['from']} to the SMTP server's reply to "
+                       f"DATA, with {transcript.get('worker')}; the websocket frame before chat_end is not included.")
         if len(saturated) == 2:
             out.append(f"With the {server} saturated both with and without drafts, its own 'with ÷ without drafts' "
                        "ratio compares two backlogs and says little about the price of drafts.")
@@ -280,6 +314,9 @@ def _conditions(results: dict) -> list[str]:
         f"{sizes.get('faults_before')} s and started again {sizes.get('faults_redis_down')} s later, daphne killed "
         f"{sizes.get('faults_between')} s after that and started again at once, {sizes.get('faults_after')} s of load "
         "after it is back.",
+        f"Transcript: {sizes.get('transcript_chats')} chats of {sizes.get('transcript_messages')} messages ended at "
+        f"{sizes.get('transcript_rate')}/s through `chat.services.chat_end`, one Celery worker as `make worker` "
+        "starts it, an SMTP server on loopback (aiosmtpd) in the load generator's process.",
         "Latency: from the visitor's socket send to the agent's socket receipt, both in the load generator. Server "
         "CPU: user + system time of the daphne process (all threads) from `/proc`, over the measured stretch, divided "
         "by the messages sent in it; PostgreSQL CPU likewise, of the backends connected to that server's database. "

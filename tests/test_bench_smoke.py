@@ -105,3 +105,16 @@ def test_smoke_run_prints_the_table(smoke_run):
     run, _ = smoke_run
     assert run.returncode == 0, f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     assert "| test | figure | product | floor | product ÷ floor |" in run.stdout
+
+
+@pytest.mark.redis
+def test_smoke_transcript_emails_arrive_once(smoke_run):
+    """End Chat to the transcript email accepted by SMTP, through a real worker: every email arrives,
+    once. The floor sends no email."""
+    run, results = smoke_run
+    transcript = results["servers"]["product"]["transcript"]
+    assert "error" not in transcript, f"{transcript['error']}\n{run.stdout[-2000:]}"
+    assert transcript["chats"] > 0 and transcript["delivered"] == transcript["chats"], transcript
+    assert transcript["lost"] == 0 and transcript["duplicated"] == 0, transcript
+    assert transcript["p99_s"] is not None and transcript["from"] == "chat_end commit", transcript
+    assert "not_run" in results["servers"]["floor"]["transcript"]
