@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from tickets.admin import ADMIN_MEDIA, TicketAdmin, conversation_html, ticket_admin_link
+from tickets.admin import ADMIN_MEDIA, TicketAdmin, conversation_html, short_time, ticket_admin_link
 from tickets.models import Ticket
 
 from . import limits, services
@@ -33,6 +33,7 @@ class PageViewInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
+    classes = ["hd-adm-inline"]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -43,8 +44,7 @@ class PageViewInline(admin.TabularInline):
 
 @admin.register(Chat)
 class ChatAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "visitor", "department", "status", "agent", "ticket_link", "started_at",
-                    "ended_at")
+    list_display = ("public_id", "visitor", "department", "status", "agent", "ticket_link", "started", "ended")
     list_filter = ("status", "department")
     list_select_related = ("visitor", "department", "agent", "ticket")
     search_fields = ("public_id", "visitor__name", "visitor__email", "ip_address")
@@ -64,9 +64,20 @@ class ChatAdmin(admin.ModelAdmin):
     def media(self):
         return super().media + ADMIN_MEDIA
 
+    def has_add_permission(self, request):
+        return False  # a visitor starts a chat, in the widget
+
     @admin.display(description="ticket", ordering="ticket")
     def ticket_link(self, obj):
         return ticket_admin_link(obj.ticket)
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, obj):
+        return short_time(obj.started_at)
+
+    @admin.display(description="ended", ordering="ended_at")
+    def ended(self, obj):
+        return short_time(obj.ended_at)
 
     @admin.display(description="visitor")
     def visitor_link(self, obj):
@@ -108,9 +119,21 @@ admin.site.register(Ticket, TicketWithChatAdmin)
 
 @admin.register(Visitor)
 class VisitorAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "email", "language", "created_at", "last_seen_at")
+    list_display = ("__str__", "email", "language", "created", "last_seen")
     search_fields = ("name", "email")
     readonly_fields = ("created_at", "last_seen_at")
+
+    @property
+    def media(self):
+        return super().media + ADMIN_MEDIA
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return short_time(obj.created_at)
+
+    @admin.display(description="last seen", ordering="last_seen_at")
+    def last_seen(self, obj):
+        return short_time(obj.last_seen_at)
 
 
 @admin.register(ChatSettings)

@@ -118,8 +118,9 @@ class TestTicketPage:
         kinds = set(ticket.timeline.values_list("kind", flat=True))
         assert {TicketEvent.Kind.RESOLVED, TicketEvent.Kind.DEPARTMENT, TicketEvent.Kind.LABELLED} <= kinds
 
-    def test_tickets_are_not_added_by_hand(self, admin_client):
+    def test_tickets_and_chats_are_not_added_by_hand(self, admin_client):
         assert admin_client.get("/admin/tickets/ticket/add/").status_code == 403
+        assert admin_client.get("/admin/chat/chat/add/").status_code == 403
 
 
 class TestChatPage:

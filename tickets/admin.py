@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from . import services
@@ -29,6 +30,14 @@ def conversation_html(entries, *, caption: str, empty: str) -> str:
                             {"entries": entries, "caption": caption, "empty": empty})
 
 
+def short_time(value) -> str:
+    """A time for a list column: ``2026-03-12 14:05``, local time. Short, so that lists fit 1280 px."""
+    if value is None:
+        return "-"
+    return format_html('<time datetime="{}">{}</time>', value.isoformat(),
+                       timezone.localtime(value).strftime("%Y-%m-%d %H:%M"))
+
+
 def ticket_admin_link(ticket) -> str:
     if ticket is None:
         return "-"
@@ -41,6 +50,7 @@ class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
+    classes = ["hd-adm-inline"]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -83,8 +93,8 @@ class TicketAdminForm(forms.ModelForm):
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     form = TicketAdminForm
-    list_display = ("ref", "subject", "status", "department", "assigned_agent", "requester", "label_names",
-                    "rating", "created_at")
+    list_display = ("ref", "subject", "status", "department", "assignee", "requester", "label_names", "rating",
+                    "created")
     list_display_links = ("ref", "subject")
     list_filter = ("status", "department", "rating", "labels")
     search_fields = ("subject", "requester_name", "requester_email")
@@ -117,6 +127,15 @@ class TicketAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # a ticket is opened by its chat
+
+    @admin.display(description="assignee", ordering="assigned_agent")
+    def assignee(self, obj):
+        agent = obj.assigned_agent
+        return (agent.get_full_name() or agent.get_username()) if agent else "-"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return short_time(obj.created_at)
 
     @admin.display(description="requester", ordering="requester_name")
     def requester(self, obj):
@@ -193,6 +212,10 @@ class LabelAdmin(admin.ModelAdmin):
     list_display = ("name", "ticket_count")
     search_fields = ("name",)
 
+    @property
+    def media(self):
+        return super().media + ADMIN_MEDIA
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(ticket_count=Count("tickets"))
 
@@ -205,7 +228,7 @@ class LabelAdmin(admin.ModelAdmin):
 class TranscriptEmailAdmin(admin.ModelAdmin):
     """Every transcript email and how its sending went; written by the services and the task only."""
 
-    list_display = ("ticket_link", "to", "reason", "state", "attempts", "error", "requested_at", "sent_at")
+    list_display = ("ticket_link", "to", "reason", "state", "attempts", "error", "requested", "sent")
     list_filter = ("state", "reason")
     search_fields = ("to", "ticket__subject")
     search_help_text = "Address, ticket ref (HD-000042) or subject."
@@ -222,6 +245,14 @@ class TranscriptEmailAdmin(admin.ModelAdmin):
     @admin.display(description="ticket", ordering="ticket")
     def ticket_link(self, obj):
         return ticket_admin_link(obj.ticket)
+
+    @admin.display(description="requested", ordering="requested_at")
+    def requested(self, obj):
+        return short_time(obj.requested_at)
+
+    @admin.display(description="sent", ordering="sent_at")
+    def sent(self, obj):
+        return short_time(obj.sent_at)
 
     @admin.display(description="last error")
     def error(self, obj):
