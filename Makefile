@@ -33,7 +33,8 @@ run: migrate #: run the app on the embedded default (or on DATABASE_URL/REDIS_UR
 	@echo "Serving on http://$(HOST):$(PORT)/"
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) helpdesk.asgi:application
 
-worker: install #: run a Celery worker with beat (needs REDIS_URL)
+worker: install #: run a Celery worker with beat: transcript emails and the sweeps (needs REDIS_URL)
+	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (its broker). On the embedded default there is no worker: tasks and sweeps run inside make run." >&2; exit 2; }
 	$(VENV)/bin/celery -A helpdesk worker --beat --loglevel=info
 
 chromium: #: install Debian's Chromium for the browser tests
