@@ -188,6 +188,15 @@ class TestList:
         client.force_login(other_agent)
         assert sorted(refs(client.get(LIST, {"star": "red"}))) == [theirs.ref]
 
+    def test_queries_do_not_grow_with_the_tickets_shown(self, agent_client, agent, django_assert_max_num_queries):
+        for i in range(25):
+            ticket = make_ticket(f"Ticket {i}", department=DepartmentFactory())
+            ticket_services.ticket_assign(ticket_id=ticket.pk, agent=agent)
+            ticket_services.label_add(ticket_id=ticket.pk, name=f"label {i % 3}", by=agent)
+            ticket_services.star_set(ticket_id=ticket.pk, agent=agent, colour="red")
+        with django_assert_max_num_queries(8):
+            assert len(refs(agent_client.get(LIST))) == 25
+
     def test_paginated(self, agent_client):
         for i in range(27):
             make_ticket(f"Ticket {i}")
