@@ -463,3 +463,47 @@ def test_the_gone_visitor_sweep_task_runs_the_chat_service():
     from chat.tasks import chats_end_gone_visitors
 
     assert chats_end_gone_visitors.apply().get() == 0  # no chat at all: nothing to end, no error
+
+
+SEED_EMBEDDED = """
+from django.core.management import call_command
+from django.utils import timezone
+from tickets import services
+from tickets.models import TranscriptEmail
+call_command("migrate", verbosity=0)
+ticket = services.ticket_open(subject="x", requester_name="Sam", requester_email="sam@example.com", department=None)
+services.transcript_store(ticket_id=ticket.pk, lines=[
+    services.Line(at=timezone.now(), kind="visitor", author_name="Sam", text="Hello from the embedded default")])
+TranscriptEmail.objects.create(ticket=ticket, to="sam@example.com", reason="auto")  # pending, never enqueued
+"""
+
+
+def test_daphne_on_the_embedded_default_runs_the_sweeps_itself(tmp_path):
+    """No worker, no beat: the daphne process finds the pending email on its own and sends it (to the
+    console, where the embedded default prints email). A command (the seeding one here) starts nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.live_server import ROOT, LiveHelpdesk
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "SQLITE_PATH", "IN_PROCESS_SWEEPS"}}
+    env.update(SQLITE_PATH=str(tmp_path / "db.sqlite3"), SWEEP_EVERY_SECONDS="0.3", TRANSCRIPT_SWEEP_AFTER_SECONDS="0",
+               PYTHONUNBUFFERED="1", LOG_LEVEL="INFO", DJANGO_SETTINGS_MODULE="helpdesk.settings")
+    seeded = subprocess.run([sys.executable, "-c", "import django; django.setup()\n" + SEED_EMBEDDED], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
+    assert "in-process sweeps" not in seeded.stdout + seeded.stderr
+    server = LiveHelpdesk(env, tmp_path / "daphne.log")
+    server.start()
+    try:
+        deadline = time.monotonic() + 30
+        while "Hello from the embedded default" not in server.log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, server.log.read_text(errors="replace")[-3000:]
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    log = server.log.read_text(errors="replace")
+    assert "in-process sweeps: transcript-email-sweep every 0.3 s, chats-end-gone-visitors every 0.3 s" in log
+    assert log.count("Hello from the embedded default") == 2  # the plain part and the HTML part, once

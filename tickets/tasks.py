@@ -52,5 +52,5 @@ def transcript_email_sweep() -> int:
     for email_id in due:
         enqueue_on_commit(transcript_email_send, email_id)
     if due:
-        log.info("transcript email sweep: %s pending email(s) sent to the worker again", len(due))
+        log.info("transcript email sweep: %s pending email(s) enqueued again", len(due))
     return len(due)
