@@ -409,8 +409,14 @@ def test_debug_error_pages_may_run_their_own_inline_code_in_development_only(cli
 
 def test_no_template_has_inline_code():
     """Pages rendered above are only some of what the templates can make: none may have any."""
+    emails = ROOT / "templates" / "tickets" / "email"
     for path in (ROOT / "templates").rglob("*.html"):
-        assert inline_code(path.read_text()) == [], path
+        found = inline_code(path.read_text())
+        if path.is_relative_to(emails):
+            # Emails are read in mail clients, never served under the CSP, and need inline styles
+            # (mail clients drop stylesheets); no scripts or event handlers all the same.
+            found = [f for f in found if not f.endswith(" style=")]
+        assert found == [], path
 
 
 # --- Under daphne: static files, and the https headers behind a TLS proxy -----------------------------
