@@ -131,6 +131,7 @@ def run_transcript(sizes, *, product_env: dict, redis_url: str, workdir: Path, l
                 worker.wait()
         sink.stop()
         try:
-            redis.Redis.from_url(redis_url).delete(queue, f"_kombu.binding.{queue}")
+            redis.Redis.from_url(redis_url).delete(queue, f"_kombu.binding.{queue}",
+                                                   f"_kombu.binding_permanent.{queue}")
         except Exception:  # cleaning up only
             pass

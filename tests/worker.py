@@ -70,4 +70,4 @@ def queue_length(queue: str) -> int:
 def forget_queue(queue: str) -> None:
     """Delete what kombu keeps in Redis for ``queue``."""
     client = redis.Redis.from_url(REDIS_URL)
-    client.delete(queue, f"_kombu.binding.{queue}")
+    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
