@@ -40,6 +40,9 @@ def server_env(db: dict, *, embed_origins: str = "*", channel_prefix: str | None
     if redis_url:
         env["REDIS_URL"] = redis_url
         env["CHANNEL_PREFIX"] = channel_prefix or f"live-{uuid.uuid4().hex[:8]}"
+        # Tasks these servers enqueue (transcript emails) go to a queue of their own, which no other
+        # run's worker reads; a test that needs them delivered starts a worker on it (tests/worker.py).
+        env["CELERY_QUEUE"] = f"live-{uuid.uuid4().hex[:8]}"
     # The test process's key: a session it makes (force_login) is then good on the servers too.
     env.update(DEBUG="0", SECRET_KEY=settings.SECRET_KEY, ALLOWED_HOSTS="127.0.0.1,localhost",
                CHAT_EMBED_ORIGINS=embed_origins, SERVE_STATIC="1", DEMO_SITE="1", PYTHONUNBUFFERED="1",
