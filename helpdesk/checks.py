@@ -4,9 +4,11 @@ checks of their own.
 
 helpdesk.W001  DEBUG is on although DATABASE_URL or REDIS_URL is set (a developer's explicit DEBUG=1).
 helpdesk.W002  DEBUG is off and EMAIL_HOST is not set: emails would only be printed to the log.
+helpdesk.W003  DEBUG is off and HELPDESK_BASE_URL points at this machine: links in emails would too.
 """
 
 import logging
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
@@ -33,7 +35,17 @@ def production_warnings() -> list[checks.Warning]:
                  "your SMTP server.",
             id="helpdesk.W002",
         ))
+    if not settings.DEBUG and urlsplit(settings.HELPDESK_BASE_URL).hostname in _THIS_MACHINE:
+        warnings.append(checks.Warning(
+            f"HELPDESK_BASE_URL is {settings.HELPDESK_BASE_URL}: the links in transcript emails would "
+            "point at the recipient's own computer.",
+            hint="Set HELPDESK_BASE_URL to the address people reach the helpdesk at, e.g. https://help.example.com.",
+            id="helpdesk.W003",
+        ))
     return warnings
+
+
+_THIS_MACHINE = {"127.0.0.1", "localhost", "::1", "0.0.0.0", None}
 
 
 @checks.register(TAG)

@@ -37,6 +37,7 @@ PRODUCTION = {
     "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto: https",
     "TRUSTED_PROXIES": "10.0.0.2",
     "CHAT_EMBED_ORIGINS": "https://www.example.com",
+    "HELPDESK_BASE_URL": "https://help.example.com",
     "EMAIL_HOST": "smtp.example.com",
 }
 
@@ -45,7 +46,7 @@ SETTINGS_ENV = {
     "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "ALLOWED_HOSTS",
     "CSRF_TRUSTED_ORIGINS", "HTTPS", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
     "SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT", "EMAIL_HOST", "CHAT_EMBED_ORIGINS", "TRUSTED_PROXIES",
-    "DEMO_SITE", "CHANNEL_PREFIX",
+    "DEMO_SITE", "CHANNEL_PREFIX", "HELPDESK_BASE_URL",
 }
 
 
@@ -168,6 +169,7 @@ def test_check_deploy_is_clean_with_the_documented_production_environment():
 @pytest.mark.parametrize(("unset", "warning"), [
     pytest.param("HTTPS", "security.W004", id="no-https-no-hsts"),
     pytest.param("EMAIL_HOST", "helpdesk.W002", id="no-smtp"),
+    pytest.param("HELPDESK_BASE_URL", "helpdesk.W003", id="no-base-url"),
 ])
 def test_check_deploy_names_what_is_missing(unset, warning):
     env = {k: v for k, v in PRODUCTION.items() if k != unset}
