@@ -1,5 +1,6 @@
 // The head of a chat's panel: who the visitor is, the chat's facts, and what I can do with it
-// (accept, end with a confirmation, close the tab).
+// (accept, end with a confirmation, close the tab: the keyboard's and screen reader's way, the ×
+// on the tab being the mouse's).
 
 import { setIsolatedText } from "../core/messages.js";
 import { timeFormat } from "../core/time.js";
@@ -27,7 +28,7 @@ export class Header {
   bind() {
     const { view } = this;
     this.acceptButton.addEventListener("click", () => view.ctx.accept(view.id));
-    this.closeButton?.addEventListener("click", () => view.ctx.close(view.id));
+    this.closeButton.addEventListener("click", () => view.ctx.close(view.id));
     this.endButton.addEventListener("click", () => {
       this.confirm.hidden = false;
       this.endYes.focus();
@@ -57,7 +58,6 @@ export class Header {
     const status = chat ? chat.status : "";
     this.acceptButton.hidden = status !== "queued";
     this.endButton.hidden = !(status === "queued" || this.view.mine);
-    if (this.closeButton) this.closeButton.setAttribute("aria-label", `Close chat with ${this.view.name}`);
     if (status === "ended") this.confirm.hidden = true;
   }
 }

@@ -1,6 +1,10 @@
 // The strip of open chats above the panels (WAI-ARIA tabs: arrow keys, Home and End move between
-// them), and which tabs were open, in front and read up to where, kept in sessionStorage so that
-// a reload comes back to the same place.
+// them, Delete closes one), and which tabs were open, in front and read up to where, kept in
+// sessionStorage so that a reload comes back to the same place.
+//
+// The tablist holds tabs only: each tab's × is for the mouse and hidden from assistive technology
+// (a button there would be a child a tablist may not have); the keyboard closes a tab with Delete,
+// and every panel has a "Close tab" button of its own (header.js).
 
 import { jsonStorage } from "../core/socket.js";
 import { setIsolatedText } from "../core/messages.js";
@@ -43,6 +47,7 @@ export class Tabs {
     main.id = `hd-tab-${id}`;
     main.setAttribute("role", "tab");
     main.setAttribute("aria-controls", panelId);
+    main.setAttribute("aria-keyshortcuts", "Delete");
     const dot = span("hd-tab__dot");
     dot.setAttribute("aria-hidden", "true");
     const label = span("hd-tab__label");
@@ -50,14 +55,13 @@ export class Tabs {
     unread.dataset.testid = "tab-unread";
     unread.hidden = true;
     main.append(dot, label, unread);
-    const close = document.createElement("button");
-    close.type = "button";
-    close.className = "hd-tab__close";
+    const close = span("hd-tab__close");
+    close.setAttribute("aria-hidden", "true");
     close.dataset.testid = "tab-close";
     close.textContent = "×";
     wrap.append(main, close);
     main.addEventListener("click", () => this.onSelect(id, { focus: true }));
-    main.addEventListener("keydown", (event) => this.onKey(event));
+    main.addEventListener("keydown", (event) => this.onKey(event, id));
     close.addEventListener("click", () => this.onClose(id));
     this.els.set(id, { wrap, main, label, unread, dot, close });
     this.list.append(wrap);
@@ -78,7 +82,7 @@ export class Tabs {
     const tab = this.els.get(id);
     if (!tab) return;
     setIsolatedText(tab.label, name);
-    tab.close.setAttribute("aria-label", `Close chat with ${name}`);
+    tab.close.title = `Close chat with ${name} (Delete)`;
     tab.dot.dataset.status = status || "";
     const active = this.active === id;
     tab.wrap.classList.toggle("hd-tab--active", active);
@@ -93,7 +97,12 @@ export class Tabs {
     this.els.get(id)?.main.focus();
   }
 
-  onKey(event) {
+  onKey(event, id) {
+    if (event.key === "Delete") {
+      event.preventDefault();
+      this.onClose(id);
+      return;
+    }
     const moves = { ArrowRight: 1, ArrowLeft: -1, Home: -Infinity, End: Infinity };
     if (!(event.key in moves) || !this.ids.length) return;
     event.preventDefault();
