@@ -67,6 +67,43 @@ export function agentTyping(chat, active) {
   return { type: "typing", chat, active: Boolean(active) };
 }
 
+// Console: header and pane
+
+/** The chat's header and properties pane, with my star and the choices (answered with `details`). */
+export function chatDetails(chat) {
+  return { type: "chat.details", chat };
+}
+
+/** Puts a label on the chat's ticket. */
+export function labelAdd(chat, label) {
+  return { type: "chat.label", chat, add: label };
+}
+
+/** Takes a label off the chat's ticket. */
+export function labelRemove(chat, label) {
+  return { type: "chat.label", chat, remove: label };
+}
+
+/** My own star on the chat in `colour`, or null to take it off. */
+export function chatStar(chat, colour) {
+  return { type: "chat.star", chat, colour: colour || null };
+}
+
+/** Moves the chat and its ticket to a department (its id), or to none (null). */
+export function chatDepartment(chat, department) {
+  return { type: "chat.department", chat, department: department ?? null };
+}
+
+/** Gives the chat to an agent (a user id): assigns a waiting chat, transfers my active one. */
+export function chatAssign(chat, agent) {
+  return { type: "chat.assign", chat, agent };
+}
+
+/** Emails the transcript of an ended chat to the visitor again. */
+export function transcriptSend(chat) {
+  return { type: "transcript.send", chat };
+}
+
 // --- Both ---------------------------------------------------------------------------------------------
 
 /** A message in a chat: Markdown from an agent, plain text from a visitor. */

@@ -107,6 +107,32 @@ describe("agent frames", () => {
       assertDocumented(AGENT, frame);
     }
   });
+
+  // Console: header and pane
+  test("the header's and pane's frames are in the protocol's table, with documented fields only", () => {
+    for (const frame of [
+      frames.chatDetails("K7"),
+      frames.labelAdd("K7", "vip"),
+      frames.labelRemove("K7", "vip"),
+      frames.chatStar("K7", "red"),
+      frames.chatStar("K7", null),
+      frames.chatDepartment("K7", 2),
+      frames.chatDepartment("K7", null),
+      frames.chatAssign("K7", 3),
+      frames.transcriptSend("K7"),
+    ]) {
+      assertDocumented(AGENT, frame);
+    }
+  });
+
+  test("a label is added or removed, never both; no star and no department are null", () => {
+    assert.deepEqual(frames.labelAdd("K7", "vip"), { type: "chat.label", chat: "K7", add: "vip" });
+    assert.deepEqual(frames.labelRemove("K7", "vip"), { type: "chat.label", chat: "K7", remove: "vip" });
+    assert.deepEqual(frames.chatStar("K7", ""), { type: "chat.star", chat: "K7", colour: null });
+    assert.deepEqual(frames.chatDepartment("K7", undefined), { type: "chat.department", chat: "K7", department: null });
+    assert.deepEqual(frames.chatDepartment("K7", 0), { type: "chat.department", chat: "K7", department: 0 });
+    assert.deepEqual(frames.chatAssign("K7", 3), { type: "chat.assign", chat: "K7", agent: 3 });
+  });
 });
 
 test("message.send leaves the client_id to the outbox unless given one", () => {
