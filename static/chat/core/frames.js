@@ -47,6 +47,25 @@ export function pageView(url, title) {
   return { type: "page.view", url, title };
 }
 
+// Widget: presence and after the chat
+
+/** The page with the chat went to a background tab (true) or is shown again (false). */
+export function presence(hidden) {
+  return { type: "presence", hidden: Boolean(hidden) };
+}
+
+/** The visitor's rating of their chat, "good" or "bad"; the comment only when there is one. */
+export function chatRate(chat, rating, comment = "") {
+  const frame = { type: "chat.rate", chat, rating };
+  if (comment) frame.comment = comment;
+  return frame;
+}
+
+/** Email me the transcript of this (ended) chat. */
+export function transcriptRequest(chat) {
+  return { type: "transcript.request", chat };
+}
+
 // --- Agent ------------------------------------------------------------------------------------------
 
 /** Follow a chat's live events, after what it missed since `afterSeq` (its level). */

@@ -66,6 +66,15 @@ describe("visitor frames", () => {
     });
   });
 
+  // Widget: presence and after the chat
+  test("presence says hidden or not; a rating carries its comment only when there is one", () => {
+    assert.deepEqual(frames.presence(true), { type: "presence", hidden: true });
+    assert.deepEqual(frames.presence(0), { type: "presence", hidden: false });
+    assert.deepEqual(frames.chatRate("K7", "good"), { type: "chat.rate", chat: "K7", rating: "good" });
+    assert.deepEqual(frames.chatRate("K7", "bad", "Slow"), { type: "chat.rate", chat: "K7", rating: "bad", comment: "Slow" });
+    assert.deepEqual(frames.transcriptRequest("K7"), { type: "transcript.request", chat: "K7" });
+  });
+
   test("every visitor frame is in the protocol's table, with documented fields only", () => {
     for (const frame of [
       frames.hello("tok", "en"),
@@ -77,6 +86,10 @@ describe("visitor frames", () => {
       frames.receipt("K7", 1, 1),
       frames.pageView("https://a.example/", "A"),
       frames.ping(),
+      // Widget: presence and after the chat
+      frames.presence(true),
+      frames.chatRate("K7", "bad", "Slow"),
+      frames.transcriptRequest("K7"),
     ]) {
       assertDocumented(VISITOR, frame);
     }
