@@ -19,6 +19,7 @@ from chat import limits, services
 from chat.models import Chat, Message, PageView, RateLimit, Visitor
 from chat.services import Actor
 from helpdesk.asgi import application
+from tickets.models import Label, TranscriptEmail
 
 from . import live
 from .factories import AgentFactory, UserFactory, VisitorFactory, start_chat
@@ -305,6 +306,62 @@ async def watch_socket(rule):
     return [socket]
 
 
+async def presence_socket(rule):
+    socket, _ = await visitor()
+    for n in range(LIMIT + 1):
+        await socket.send({"type": "presence", "hidden": n % 2 == 0})
+    await refused(socket, "presence")
+    return [socket]
+
+
+async def ended_chat(socket) -> str:
+    chat = await chatting(socket)
+    await socket.send({"type": "chat.end", "chat": chat})
+    await socket.expect("chat", **{"chat.status": "ended"})
+    return chat
+
+
+async def rating_visitor(rule):
+    first, welcome = await visitor()
+    chat = await ended_chat(first)
+    second, _ = await visitor(welcome["token"])
+    for socket, rating in ((first, "bad"), (second, "good")):
+        await socket.send({"type": "chat.rate", "chat": chat, "rating": rating})
+        await socket.expect("chat.rated")
+    await second.send({"type": "chat.rate", "chat": chat, "rating": "bad"})
+    await refused(second, "chat.rate", chat=chat)
+    ticket = await database_sync_to_async(lambda: Chat.objects.select_related("ticket").get(public_id=chat).ticket)()
+    assert ticket.rating == "good", "the refused rating changed nothing"
+    return [first, second]
+
+
+async def transcript_visitor(rule):
+    socket, _ = await visitor()
+    chat = await ended_chat(socket)
+    for _ in range(LIMIT):
+        await socket.send({"type": "transcript.request", "chat": chat})
+        await socket.expect("transcript.requested")
+    await socket.send({"type": "transcript.request", "chat": chat})
+    await refused(socket, "transcript.request", chat=chat)
+    assert await database_sync_to_async(
+        lambda: TranscriptEmail.objects.filter(reason="visitor").count())() == LIMIT
+    return [socket]
+
+
+async def ticket_edit_socket(rule):
+    user = await database_sync_to_async(AgentFactory)()
+    socket = await agent(user)
+    chat = (await database_sync_to_async(start_chat)()).public_id
+    await socket.send({"type": "chat.details", "chat": chat})
+    await socket.expect("details")
+    await socket.send({"type": "chat.label", "chat": chat, "add": "first"})
+    await socket.expect("details", **{"ticket.labels": ["first"]})
+    await socket.send({"type": "chat.label", "chat": chat, "add": "second"})
+    await refused(socket, "chat.label", chat=chat)
+    assert await database_sync_to_async(lambda: list(Label.objects.values_list("name", flat=True)))() == ["first"]
+    return [socket]
+
+
 async def watch_bytes_agent(rule):
     _, chat = await long_chat()
     user = await database_sync_to_async(AgentFactory)()
@@ -391,6 +448,10 @@ CASES = {
     "resume_bytes.visitor": resume_bytes_visitor,
     "resume_bytes.ip": resume_bytes_ip,
     "watch.socket": watch_socket,
+    "presence.socket": presence_socket,
+    "rating.visitor": rating_visitor,
+    "transcript.visitor": transcript_visitor,
+    "ticket_edit.socket": ticket_edit_socket,
     "watch_bytes.agent": watch_bytes_agent,
     "sockets.ip": sockets_ip,
     "login.username": login_username,
