@@ -6,6 +6,10 @@ A task enqueued inside a transaction could run before the commit (and find nothi
 broker cannot take it, that is logged and the request goes on: every task has a beat sweep that finds
 what was left undone in the database (DESIGN.md, "tasks.py").
 
+Nor does the request wait on the broker: the message is published from a small pool of threads, so a
+Redis that is restarting or slow to answer (kombu retries a publish, and waits up to its connection
+timeout each time) never holds End Chat; a publish lost with its process is the sweep's to redo.
+
 On the embedded default (``CELERY_TASK_ALWAYS_EAGER``) the task runs in-process after the commit, on a
 thread of its own (``TASKS_EAGER_IN_THREAD``, on by default) so that a slow mail server does not hold
 the request; tests turn the thread off to see the task's effect when the call returns.
@@ -13,6 +17,7 @@ the request; tests turn the thread off to see the task's effect when the call re
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from django.conf import settings
@@ -20,15 +25,26 @@ from django.db import close_old_connections, transaction
 
 log = logging.getLogger(__name__)
 
+_publishers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="task-publish")
+
 
 def _send(task, args, kwargs) -> None:
     try:
-        if settings.CELERY_TASK_ALWAYS_EAGER and getattr(settings, "TASKS_EAGER_IN_THREAD", True):
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            _publishers.submit(_publish, task, args, kwargs)
+        elif getattr(settings, "TASKS_EAGER_IN_THREAD", True):
             threading.Thread(target=_run_eager, args=(task, args, kwargs), daemon=True,
                              name=f"task {task.name}").start()
         else:
-            # The queue is named at each send, from the one setting (CELERY_QUEUE) the worker reads too.
-            task.apply_async(args, kwargs, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+            task.apply(args=args, kwargs=kwargs)
+    except Exception:
+        log.exception("could not enqueue %s; its sweep will do it later", task.name)
+
+
+def _publish(task, args, kwargs) -> None:
+    try:
+        # The queue is named at each send, from the one setting (CELERY_QUEUE) the worker reads too.
+        task.apply_async(args, kwargs, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
     except Exception:
         log.exception("could not enqueue %s; its sweep will do it later", task.name)
 
