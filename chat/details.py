@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 
 from tickets import services as ticket_services
-from tickets.models import Department, Label, Ticket, TranscriptEmail
+from tickets.models import Department, Label, Ticket, TicketEvent, TranscriptEmail
 
 from . import presence
 from .models import Chat, Visitor
@@ -38,6 +38,7 @@ class ChatDetails:
     device: Device
     earlier: list[Chat]
     emails: list[TranscriptEmail]
+    transcript_skipped: str | None = None  # why the last automatic transcript was not sent, if it was not
     departments: list[Department] = field(default_factory=list)
     agents: list = field(default_factory=list)
     label_suggestions: list[str] = field(default_factory=list)
@@ -96,6 +97,17 @@ def label_suggestions() -> list[str]:
                 .values_list("name", flat=True)[:LABEL_SUGGESTIONS_LIMIT])
 
 
+def transcript_skipped(ticket: Ticket) -> str | None:
+    """The timeline's word on why no transcript email was asked for (no address, the department's
+    choice), unless an email was asked for since."""
+    if ticket.transcript_stored_at is None:
+        return None
+    skipped = ticket.timeline.filter(kind=TicketEvent.Kind.EMAIL_SKIPPED).order_by("-at", "-pk").first()
+    if skipped is None or ticket.transcript_emails.filter(requested_at__gt=skipped.at).exists():
+        return None
+    return skipped.detail
+
+
 def chat_details(chat_public_id: str, *, agent_id: int | None, choices: bool = True,
                  now: datetime | None = None) -> ChatDetails | None:
     """Everything the header and pane show. ``agent_id``: whose star; ``choices``: also the lists the
@@ -110,6 +122,7 @@ def chat_details(chat_public_id: str, *, agent_id: int | None, choices: bool = T
         star=ticket_services.star_of(ticket.pk, agent_id) if agent_id else None,
         visitor=chat.visitor, presence=presence.state_of(chat.visitor, now), device=device_of(chat.user_agent),
         earlier=earlier_chats(chat), emails=list(ticket.transcript_emails.order_by("-requested_at", "-pk")[:5]),
+        transcript_skipped=transcript_skipped(ticket),
     )
     if choices:
         details.departments = list(Department.objects.all())

@@ -496,6 +496,8 @@ def details_frame(d, *, with_star: bool = True) -> dict:
             "transcript_emails": [{"to": e.to, "state": e.state, "reason": e.reason, "requested_at":
                                    _time(e.requested_at), "sent_at": _time(e.sent_at), "error": e.last_error}
                                   for e in d.emails],
+            "transcript_stored_at": _time(ticket.transcript_stored_at),
+            "transcript_skipped": d.transcript_skipped,
         },
         "visitor": {
             "name": visitor.name,

@@ -90,6 +90,8 @@ class TestEndingStoresTheTranscript:
         assert not ticket.transcript_emails.exists()
         skipped = ticket.timeline.get(kind=TicketEvent.Kind.EMAIL_SKIPPED)
         assert "no email address" in skipped.detail
+        # What the console's pane shows.
+        assert details.chat_details(chat.public_id, agent_id=agent.pk).transcript_skipped == skipped.detail
         with pytest.raises(InvalidInput, match="no email address"):
             ticket_actions.transcript_send(chat_public_id=chat.public_id, agent=agent)
 
@@ -100,8 +102,10 @@ class TestEndingStoresTheTranscript:
         ticket = Ticket.objects.get(pk=chat.ticket_id)
         assert not ticket.transcript_emails.exists()
         assert "does not email transcripts" in ticket.timeline.get(kind=TicketEvent.Kind.EMAIL_SKIPPED).detail
+        assert "does not email" in details.chat_details(chat.public_id, agent_id=agent.pk).transcript_skipped
         # An agent can still send it, and the visitor ask for it.
         ticket_actions.transcript_send(chat_public_id=chat.public_id, agent=agent)
+        assert details.chat_details(chat.public_id, agent_id=agent.pk).transcript_skipped is None
         assert ticket_actions.transcript_request(chat_public_id=chat.public_id,
                                                  visitor_id=chat.visitor_id) == "sam@example.com"
         assert sorted(ticket.transcript_emails.values_list("reason", flat=True)) == ["agent", "visitor"]
