@@ -1,7 +1,7 @@
 // The chat inside the widget iframe: pre-chat form, conversation, ended state.
 //
 // This module composes the page: the socket, the cursor, and the parts (header.js, prechat.js,
-// conversation.js with the chat on screen, notices.js, host.js), routes the server's frames to them
+// conversation.js with the chat on screen and after it, notices.js, host.js), routes the server's frames to them
 // and switches between the views (loading, form, chat). It speaks only the visitor protocol (docs/protocol.md); the frames it sends are
 // made in core/frames.js. It talks to the host page only by postMessage with the host's origin
 // (host.js; widget.js lists the messages).
@@ -17,6 +17,7 @@
 import { LiveSocket, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED } from "../core/socket.js";
 import { Cursors } from "../core/cursor.js";
 import { openHostStorage } from "../core/hoststore.js";
+import { PresenceReporter } from "../core/presence.js";
 import * as frames from "../core/frames.js";
 import { Header } from "./header.js";
 import { Prechat } from "./prechat.js";
@@ -33,6 +34,7 @@ const HOST = document.body.dataset.hostOrigin || "";
 const EMBEDDED = HOST !== "" && window.parent !== window;
 const store = await visitorStorage();
 const MAX_CHARS = Number(document.body.dataset.maxChars) || 5000;
+const MAX_COMMENT_CHARS = Number(document.body.dataset.maxCommentChars) || 1000; // of a rating
 // Live delivery is at-most-once: while connected, ask for missed events this often (0: never).
 const RESYNC_MS = Number(document.body.dataset.resyncMs ?? 20000);
 
@@ -79,8 +81,13 @@ const host = new Host({ origin: HOST, embedded: EMBEDDED, onOpen: setOpen, onPag
 const pageViews = new PageViews({ origin: HOST, send, ready: () => state.welcomed });
 const header = new Header({ embedded: EMBEDDED, onEnd: endChat, onMinimise: () => host.close() });
 const prechat = new Prechat({ maxChars: MAX_CHARS, onStart: startChat });
-const conversation = new Conversation({ state, socket, cursors, store, host, maxChars: MAX_CHARS });
-const { timeline, composer, agentTyping } = conversation;
+const conversation = new Conversation({
+  state, socket, cursors, store, host, maxChars: MAX_CHARS, maxCommentChars: MAX_COMMENT_CHARS,
+});
+const { timeline, composer, agentTyping, afterChat } = conversation;
+// Whether the host page is in a background tab: the iframe's visibility follows the tab's.
+const pageHidden = () => document.visibilityState === "hidden";
+const presence = new PresenceReporter({ send: (hidden) => socket.send(frames.presence(hidden)) });
 
 /**
  * This iframe's localStorage; where it is refused (third-party storage blocked), the host page's,
@@ -129,6 +136,10 @@ function onFrame(frame) {
       // The admin changed the typing preview: say so to the visitor before they type again.
       state.typingPreview = frame.typing_preview === true;
       return composer.showPreviewNotice(state.typingPreview);
+    case "chat.rated":
+    case "transcript.requested":
+      if (state.chat && frame.chat === state.chat.id) afterChat.onFrame(frame);
+      return undefined;
     case "agent.typing":
       if (!state.chat || frame.chat !== state.chat.id) return undefined;
       if (frame.active === true) return agentTyping.show(frame.agent_name || state.chat.agent_name || "Agent");
@@ -137,6 +148,9 @@ function onFrame(frame) {
       // Page views, receipts, drafts and resumes go in the background: their refusal is not the
       // visitor's business (a refused resume counts as lost after 10 s, and the cursor asks again).
       if (["page.view", "receipt", "typing", "resume"].includes(frame.frame)) return undefined;
+      if (frame.frame === "presence") return presence.refused(frame.code, frame.retry_after);
+      // After the chat: the reason is shown where the visitor rated or asked for the transcript.
+      if (frame.frame === "chat.rate" || frame.frame === "transcript.request") return afterChat.refused(frame);
       // Too many new visitors from this address just now: say hello again when the server says.
       if (frame.frame === "hello" && frame.code === "rate_limited") return helloLater(frame.retry_after);
       return notices.alert(frame.message || "Something went wrong.");
@@ -153,6 +167,7 @@ function onWelcome(frame) {
   if (frame.visitor) state.visitor = { name: frame.visitor.name || "", email: frame.visitor.email || "" };
   state.typingPreview = frame.typing_preview === true;
   state.welcomed = true;
+  presence.welcomed(pageHidden());
   onLive(frame.live === "degraded" ? "degraded" : "ok");
   prechat.setDepartments(Array.isArray(frame.departments) ? frame.departments : []);
   composer.showPreviewNotice(state.typingPreview);
@@ -239,7 +254,11 @@ function onAuthClose(code) {
 
 function onStatus(status, info) {
   state.online = status === "online";
-  if (!state.online) cursors.closed();
+  if (!state.online) {
+    cursors.closed();
+    presence.closed();
+    afterChat.offline();
+  }
   notices.live(state.online && cursors.degraded);
   notices.status(status, info);
 }
@@ -298,6 +317,7 @@ document.addEventListener("keydown", (event) => {
 });
 
 document.addEventListener("visibilitychange", () => {
+  presence.set(pageHidden());
   conversation.receipts.update();
   if (document.visibilityState === "visible") cursors.shown();
 });

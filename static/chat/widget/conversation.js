@@ -1,7 +1,7 @@
 // The chat on screen in the widget: its messages (timeline.js), the reply box (composer.js) with
 // the visitor's draft told to agents (drafts.js), the agent's "is typing…" (typing.js), receipts
-// (receipts.js), the ended state, and what the visitor had in front of them (seenSeq, unread,
-// kept in storage across page loads).
+// (receipts.js), the ended state with its rating and transcript (afterchat.js), and what the
+// visitor had in front of them (seenSeq, unread, kept in storage across page loads).
 
 import * as frames from "../core/frames.js";
 import { Timeline } from "./timeline.js";
@@ -9,19 +9,21 @@ import { Composer } from "./composer.js";
 import { Drafts } from "./drafts.js";
 import { AgentTyping } from "./typing.js";
 import { Receipts } from "./receipts.js";
+import { AfterChat } from "./afterchat.js";
 
 const KEY_CHAT = "hd.visitor.chat"; // {id, seenSeq} of the chat on screen
 
 export class Conversation {
   /**
-   * @param {object} app  state (the widget's, shared), socket, cursors, store, host, maxChars
+   * @param {object} app  state (the widget's, shared), socket, cursors, store, host, maxChars,
+   *        maxCommentChars (of a rating)
    */
-  constructor({ state, socket, cursors, store, host, maxChars }) {
+  constructor({ state, socket, cursors, store, host, maxChars, maxCommentChars }) {
     Object.assign(this, { state, socket, cursors, store, host });
     const $ = (id) => document.getElementById(id);
     const send = (frame) => socket.send(frame);
-    this.ended = $("hd-ended");
     this.newChat = $("hd-new-chat");
+    this.afterChat = new AfterChat({ send, store, maxChars: maxCommentChars });
     this.timeline = new Timeline($("hd-log"));
     this.agentTyping = new AgentTyping($("hd-agent-typing"));
     this.drafts = new Drafts({
@@ -102,8 +104,15 @@ export class Conversation {
   }
 
   showEnded(ended) {
-    this.ended.hidden = !ended;
+    // The chat ended under the visitor's hands (the focus in the reply box, or lost with the
+    // confirmation they answered): the focus goes to what is there now.
+    const active = document.activeElement;
+    const lost = !active || active === document.body;
+    const hadFocus = ended && !this.composer.hidden && document.hasFocus() && (lost || this.composer.form.contains(active));
+    if (ended && this.state.chat) this.afterChat.show(this.state.chat.id);
+    else this.afterChat.hide();
     this.composer.hidden = ended;
+    if (hadFocus) this.afterChat.focus();
   }
 
   /** A message the cursor had not: placed by seq, counted unread while the panel is closed. */
@@ -181,6 +190,6 @@ export class Conversation {
   /** Where the visitor types next in the chat view, if anywhere. */
   focus() {
     if (!this.composer.hidden) this.composer.focus();
-    else if (!this.ended.hidden) this.newChat.focus();
+    else if (!this.afterChat.hidden) this.afterChat.focus();
   }
 }

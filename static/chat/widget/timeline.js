@@ -8,6 +8,11 @@ export class Timeline {
     this.log = log;
     this.shown = new Map(); // seq -> <li>, for the chat on screen
     this.pending = new PendingMessages(log, "visitor"); // the visitor's messages until acknowledged
+    // The log shrinks when what is under it grows (the rating after a chat, a longer reply): a
+    // reader at the end stays at the end, and sees the note that the chat ended.
+    this.atEnd = true;
+    log.addEventListener("scroll", () => (this.atEnd = nearBottom(log)), { passive: true });
+    new ResizeObserver(() => this.atEnd && this.scrollToEnd()).observe(log);
   }
 
   has(seq) {
