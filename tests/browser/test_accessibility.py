@@ -114,6 +114,15 @@ def test_widget_and_console_during_a_chat(helpdesk, host_site, new_page, agent_l
     assert_accessible("the widget after the chat", widget_frame(visitor))
     assert_accessible("the console after the chat", console)
 
+    # The rating with its comment box open, thanked, and the transcript asked for.
+    widget.get_by_role("button", name="Bad").click()
+    expect(widget.get_by_test_id("rating-status")).to_have_text("Thanks for your feedback.")
+    widget.get_by_label("Tell us more (optional)").fill("Slow to answer")
+    widget.get_by_role("button", name="Email me the transcript").click()
+    expect(widget.get_by_test_id("transcript-status")).to_contain_text("sam@example.com")
+    visitor.screenshot(path=tmp_path / "widget-rating.png")
+    assert_accessible("the widget's rating with the comment box open", widget_frame(visitor))
+
     # The tablist holds tabs only; Delete on a tab closes it (the × on it is for the mouse).
     tab = console.get_by_role("tab", name="Sam Visitor")
     tab.focus()

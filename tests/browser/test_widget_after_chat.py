@@ -254,10 +254,17 @@ def test_the_agent_sees_the_visitor_away_while_the_site_is_in_a_background_tab(h
     agent.wait_for("(f, chat) => f.type === 'resumed' && f.chat === chat", chat)
     presence_is = "(f, [chat, state]) => f.type === 'presence' && f.chat === chat && f.state === state"
 
+    # The visitor puts the chat away: on a page in front, that is no background tab.
+    widget.get_by_test_id("widget-close").click()
+    expect(site.get_by_role("button", name="Chat with us")).to_have_attribute("aria-expanded", "false")
+    frame = site.locator("#hd-frame").element_handle().content_frame()
+    assert frame.evaluate("document.visibilityState") == "visible"
+
     # Another tab in front: the site (and the widget in it) is in the background; the agent is told.
     other = tabs.new_page()
     other.bring_to_front()
     assert site.evaluate("document.visibilityState") == "hidden"
+    assert frame.evaluate("document.visibilityState") == "hidden"
     agent.wait_for(presence_is, [chat, "away"])
     assert Visitor.objects.get().tab_hidden is True
 

@@ -3,7 +3,7 @@
 // transcript", and "Start a new chat". The state is core/feedback.js; this draws it and sends what
 // the visitor does. What the server answered is kept in storage, so that a visit later shows it.
 
-import { Feedback, commentCount } from "../core/feedback.js";
+import { Feedback, commentCount, commentProblem } from "../core/feedback.js";
 import { isolated } from "../core/messages.js";
 
 const KEY_FEEDBACK = "hd.visitor.feedback"; // {chat, rating, comment, to} of the last ended chat
@@ -40,9 +40,7 @@ export class AfterChat {
       event.preventDefault();
       if (this.model) this.rate(this.model.choice || this.model.rating);
     });
-    this.comment.addEventListener("input", () => {
-      this.count.textContent = commentCount(this.comment.value, maxChars);
-    });
+    this.comment.addEventListener("input", () => this.countComment());
     this.transcriptButton.addEventListener("click", () => this.askTranscript());
   }
 
@@ -55,7 +53,7 @@ export class AfterChat {
     if (!this.model || this.model.chat !== chatId) {
       this.model = new Feedback({ chat: chatId, maxChars: this.maxChars, saved: this.store.get(KEY_FEEDBACK) });
       this.comment.value = this.model.comment;
-      this.count.textContent = commentCount(this.comment.value, this.maxChars);
+      this.countComment();
     }
     this.root.hidden = false;
     this.render();
@@ -68,6 +66,11 @@ export class AfterChat {
   /** The focus was where the chat was (its reply box): put it on what is here now. */
   focus() {
     this.title.focus();
+  }
+
+  countComment() {
+    this.count.textContent = commentCount(this.comment.value, this.maxChars);
+    this.count.classList.toggle("hd-rate__count--over", Boolean(commentProblem(this.comment.value, this.maxChars)));
   }
 
   rate(rating) {
