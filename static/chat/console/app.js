@@ -11,6 +11,9 @@
 // and resyncs on a timer (every 3 s while the server says live delivery is degraded) and when the
 // page is shown again. Text from people is shown with textContent; only server-sanitised `html` is
 // inserted as HTML.
+//
+// Each view also asks for its chat's details (chat.details: header, pane, my star) when it starts
+// watching and after every reconnect. /console/#chat=<ID> opens that chat (the ticket pages link so).
 
 import { LiveSocket, socketUrl, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN } from "../core/socket.js";
 import { Cursors } from "../core/cursor.js";
@@ -19,11 +22,14 @@ import { ChatView } from "./chat.js";
 import { Notices } from "./notices.js";
 import { Queue } from "./queue.js";
 import { Tabs } from "./tabs.js";
+import { StarFilter } from "./star-filter.js";
+import { followChatLinks } from "./links.js";
 
 const body = document.body;
 const USER_ID = Number(body.dataset.userId);
 const MAX_CHARS = Number(body.dataset.maxChars) || 5000;
 const LOGIN_URL = body.dataset.loginUrl || "/accounts/login/";
+const TICKETS_URL = body.dataset.ticketsUrl || "/console/tickets/";
 // Live delivery is at-most-once: while connected, re-watch open chats this often (0: never).
 const RESYNC_MS = Number(body.dataset.resyncMs ?? 20000);
 const BASE_TITLE = "Console";
@@ -39,6 +45,7 @@ const state = {
   knownQueued: new Set(), // to announce a chat only the first time it waits
   online: false, // the socket is up
   restoring: false, // reopening the saved tabs: save only once they are all back
+  missing: new Set(), // chat IDs the server said do not exist (a wrong deep link)
 };
 
 const notices = new Notices({
@@ -63,6 +70,16 @@ const queue = new Queue(
   },
   { open: (id) => openChat(id), accept: (id) => acceptChat(id) },
 );
+
+const starFilter = new StarFilter({
+  options: $("hd-star-filter-options"),
+  storageKey: `hd.console.starFilter.${USER_ID}`,
+  onChange: (filter) => {
+    queue.filter = filter;
+    renderSidebar();
+  },
+});
+queue.filter = starFilter.value;
 
 const tabs = new Tabs({
   list: $("hd-tabs"),
@@ -106,6 +123,7 @@ const ctx = {
   accept: (id) => acceptChat(id),
   close: (id) => closeTab(id),
   isActive: (id) => tabs.active === id,
+  ticketUrl: (ref) => `${TICKETS_URL}${encodeURIComponent(ref)}/`,
   inFront: (id) => tabs.active === id && document.visibilityState === "visible",
   /** A view's chat, unread count or seen seq changed: its tab, the sidebar and the saved tabs follow. */
   changed: (view) => {
@@ -126,6 +144,7 @@ function ensureView(id) {
     const chat = state.chats.get(id);
     if (chat) view.update(chat);
     cursors.resync(id); // chat.watch from 0; offline: onOpen watches it
+    view.details.request(); // offline: onOpen asks
   }
   return view;
 }
@@ -227,8 +246,10 @@ function acceptChat(id) {
 // --- Frames from the server ------------------------------------------------------------------------
 
 function onOpen() {
-  // Re-watch every chat we show, each from its level: only what we do not have yet.
-  return cursors.opened().map(({ id, afterSeq }) => frames.chatWatch(id, afterSeq));
+  // Re-watch every chat we show, each from its level: only what we do not have yet. Their details
+  // may have changed meanwhile too (a broadcast is not resent).
+  const watches = cursors.opened().map(({ id, afterSeq }) => frames.chatWatch(id, afterSeq));
+  return [...watches, ...[...state.views.keys()].map((id) => frames.chatDetails(id))];
 }
 
 function onFrame(frame) {
@@ -252,16 +273,60 @@ function onFrame(frame) {
     case "typing":
     case "pages":
     case "page.view":
+    case "presence":
+    case "chat.rated":
       return state.views.get(frame.chat)?.frame(frame);
+    case "details":
+      if ("star" in frame) queue.setStar(frame.chat, frame.star);
+      state.views.get(frame.chat)?.frame(frame);
+      return renderSidebar();
+    case "star":
+      queue.setStar(frame.chat, frame.colour);
+      state.views.get(frame.chat)?.frame(frame);
+      return renderSidebar();
+    case "chat.assigned":
+      return onAssigned(frame);
     case "error":
-      // "Is typing" is a courtesy: its refusal (the chat just ended or moved on) is not news.
-      if (frame.frame === "typing") return undefined;
-      // Too much history asked for at once (a rate limit): the cursor asks again by itself.
-      if (frame.frame === "chat.watch" && frame.code === "rate_limited") return undefined;
-      return notices.alert(frame.message || "Something went wrong.");
+      return onError(frame);
     default:
       return undefined;
   }
+}
+
+function onError(frame) {
+  // "Is typing" is a courtesy: its refusal (the chat just ended or moved on) is not news.
+  if (frame.frame === "typing") return undefined;
+  // Too much history asked for at once (a rate limit): the cursor asks again by itself.
+  if (frame.frame === "chat.watch" && frame.code === "rate_limited") return undefined;
+  const view = frame.chat ? state.views.get(frame.chat) : null;
+  // A chat that is not there (a deep link with a wrong ID): say so once, and close what we opened.
+  if (frame.code === "not_found" && (frame.frame === "chat.watch" || frame.frame === "chat.details")) {
+    if (view && !view.chat) {
+      notices.alert(`There is no chat ${frame.chat}.`);
+      if (tabs.has(view.id)) closeTab(view.id);
+      else forget(view);
+      state.missing.add(frame.chat);
+      return undefined;
+    }
+    if (!view && state.missing.has(frame.chat)) return undefined; // the other frame's answer
+  }
+  // Refusals of the header's and pane's frames are shown where they were asked, when a part can.
+  if (view && view.error(frame)) return undefined;
+  return notices.alert(frame.message || "Something went wrong.");
+}
+
+/** A chat was assigned or transferred to me: it is one of my chats now; say so, with a way to it. */
+function onAssigned(frame) {
+  const chat = frame.chat;
+  if (!chat?.id) return;
+  const before = state.chats.get(chat.id);
+  onChat(chat);
+  const who = frame.by || "Another agent";
+  const visitor = chat.visitor?.name || "a visitor";
+  const text = before?.status === "queued"
+    ? `${who} assigned the chat with ${visitor} to you.`
+    : `${who} transferred a chat with ${visitor} to you.`;
+  notices.alert(text, { link: { href: `#chat=${encodeURIComponent(chat.id)}`, text: "Open it" } });
 }
 
 /** A message of a chat we show, live, by a watch, or the ack of my own. */
@@ -288,6 +353,7 @@ function onWelcome(frame) {
   for (const chat of frame.chats || []) fresh.set(chat.id, chat);
   for (const [id, chat] of state.chats) if (state.views.has(id) && !fresh.has(id)) fresh.set(id, chat);
   state.chats = fresh;
+  queue.setStars(frame.stars, (id) => state.views.has(id));
   for (const chat of frame.chats || []) {
     if (chat.status === "queued") state.knownQueued.add(chat.id);
     if (chat.status === "active" && chat.agent_id === state.me.id) ensureView(chat.id);
@@ -360,6 +426,7 @@ setInterval(() => {
 // --- Start ---------------------------------------------------------------------------------------------
 
 restoreTabs();
+followChatLinks((id) => openChat(id));
 if (!tabs.ids.length) ui.empty.hidden = false;
 socket.start();
 

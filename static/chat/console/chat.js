@@ -5,21 +5,30 @@
 //   update(chat)   the agent chat object (protocol `chat`), each time it changes; null at first
 //   frame(frame)   each server frame about this chat, in order. `message` and `message.ack` come
 //                  only when their seq is new to this view (the cursor has taken them already)
+//   showDetails(d) the chat's details (ticket, visitor, my star, choices: core/details.js) each time
+//                  they change; kept by the Details part (details.js), first of all parts
+//   error(frame)   an `error` about this chat (its `frame` names what was refused); return true when
+//                  the part has shown it, next to what was refused. Not shown by any: the alert bar
 //   destroy()      the view goes away (tab closed, chat no longer mine)
 // Parts reach each other through the view (`view.timeline`, `view.composer`, …) and the page
 // through `view.ctx` (see app.js): send(frame), sendMessage(frame), me(), maxChars, alert(text),
-// announce(text), accept(id), close(id), isActive(id), changed(view).
+// announce(text), accept(id), close(id), isActive(id), changed(view), ticketUrl(ref).
 //
 // To add a part (a header, a properties pane): construct it in the constructor below, in the order
 // frames should reach it, and give its markup a place in the panel template (console.html).
 
+import { Details } from "./details.js";
 import { Header } from "./header.js";
+import { Labels } from "./labels.js";
+import { Stars } from "./stars.js";
 import { Timeline } from "./timeline.js";
 import { Receipts } from "./receipts.js";
 import { Draft } from "./drafts.js";
 import { Composer } from "./composer.js";
 import { Pane } from "./pane.js";
 import { Pages } from "./pages.js";
+import { TicketTab } from "./ticket-tab.js";
+import { ChatTab } from "./chat-tab.js";
 
 export class ChatView {
   /**
@@ -40,14 +49,20 @@ export class ChatView {
     this.el.dataset.chatId = id;
     this.el.setAttribute("aria-labelledby", `hd-tab-${id}`);
 
+    this.details = new Details(this);
     this.header = new Header(this);
+    this.labels = new Labels(this);
+    this.stars = new Stars(this);
     this.timeline = new Timeline(this);
     this.receipts = new Receipts(this);
     this.draft = new Draft(this);
     this.composer = new Composer(this);
     this.pane = new Pane(this);
     this.pages = new Pages(this);
-    this.parts = [this.header, this.timeline, this.receipts, this.draft, this.composer, this.pane, this.pages];
+    this.ticketTab = new TicketTab(this);
+    this.chatTab = new ChatTab(this);
+    this.parts = [this.details, this.header, this.labels, this.stars, this.timeline, this.receipts, this.draft,
+      this.composer, this.pane, this.pages, this.ticketTab, this.chatTab];
     this.update(null);
   }
 
@@ -71,6 +86,16 @@ export class ChatView {
     if (chat) this.chat = chat;
     for (const part of this.parts) if (part.update) part.update(this.chat);
     this.ctx.changed(this);
+  }
+
+  /** The details changed (details.js): every part that shows them hears it. */
+  showDetails(details) {
+    for (const part of this.parts) if (part.showDetails) part.showDetails(details);
+  }
+
+  /** An `error` frame about this chat; whether a part showed it where it belongs. */
+  error(frame) {
+    return this.parts.some((part) => part.error && part.error(frame));
   }
 
   frame(frame) {

@@ -1,10 +1,12 @@
-// The head of a chat's panel: who the visitor is, the chat's facts, and what I can do with it
-// (accept, end with a confirmation, close the tab: the keyboard's and screen reader's way, the ×
-// on the tab being the mouse's).
+// The head of a chat's panel: who the visitor is (and whether they are there), the chat's facts
+// with its ticket as a link to the ticket's page, and what I can do with it (accept, end with a
+// confirmation, close the tab: the keyboard's and screen reader's way, the × on the tab being the
+// mouse's). Its labels and my star are parts of their own (labels.js, stars.js).
 
 import { setIsolatedText } from "../core/messages.js";
 import { timeFormat } from "../core/time.js";
 import * as frames from "../core/frames.js";
+import { showPresence } from "./presence.js";
 
 const STATUS = { queued: "Waiting", active: "Active", ended: "Ended" };
 
@@ -20,6 +22,7 @@ export class Header {
     this.endButton = q("[data-action=end]");
     this.endYes = q("[data-action=end-yes]");
     this.closeButton = q("[data-action=close]");
+    this.presence = q("[data-role=head-presence]");
     this.fields.id.textContent = view.id;
     this.fields.name.textContent = "Loading…";
     this.bind();
@@ -51,7 +54,7 @@ export class Header {
       f.status.textContent = STATUS[chat.status] || chat.status;
       f.status.dataset.status = chat.status;
       setIsolatedText(f.department, chat.department || "—");
-      f.ticket.textContent = chat.ticket_ref || "—";
+      this.showTicket(chat.ticket_ref);
       setIsolatedText(f.agent, chat.agent_name || "—");
       f.started.textContent = chat.started_at ? timeFormat.format(new Date(chat.started_at)) : "—";
     }
@@ -59,5 +62,26 @@ export class Header {
     this.acceptButton.hidden = status !== "queued";
     this.endButton.hidden = !(status === "queued" || this.view.mine);
     if (status === "ended") this.confirm.hidden = true;
+  }
+
+  showDetails(details) {
+    this.showTicket(details.ticket?.ref);
+    const state = details.visitor?.presence;
+    this.presence.hidden = !state;
+    if (state) showPresence(this.presence, state, { short: true });
+  }
+
+  /** The ticket's ref, a link to its page. */
+  showTicket(ref) {
+    const f = this.fields;
+    if (!ref) {
+      if (!f.ticket.firstChild) f.ticket.textContent = "—";
+      return;
+    }
+    const link = f.ticket.querySelector("a") || document.createElement("a");
+    link.href = this.view.ctx.ticketUrl(ref);
+    link.textContent = ref;
+    link.title = "Open the ticket's page";
+    if (!link.parentNode) f.ticket.replaceChildren(link);
   }
 }

@@ -13,6 +13,7 @@ export class Pages {
     this.empty = q("[data-role=pages-empty]");
     this.count = q("[data-field=pages-count]");
     this.inTimeline = new Set(); // keys of the page views already in the timeline
+    this.views = new Map(); // key -> the page view of each row, for latest()
     this.renderCount();
   }
 
@@ -37,8 +38,23 @@ export class Pages {
       if (li !== want) this.list.insertBefore(li, want);
       prev = li;
     }
-    for (const li of existing.values()) li.remove();
+    for (const li of existing.values()) {
+      this.views.delete(li.dataset.key);
+      li.remove();
+    }
     this.renderCount();
+  }
+
+  /** The page the visitor viewed last (the Chat tab shows it), or null. */
+  latest() {
+    let last = null;
+    for (const view of this.views.values()) if (!last || Date.parse(view.at) >= Date.parse(last.at)) last = view;
+    return last;
+  }
+
+  /** How many pages the list shows. */
+  get size() {
+    return this.list.children.length;
   }
 
   /** Returns its row in the Pages tab; a view already there (live and by a watch) is not added again. */
@@ -49,6 +65,7 @@ export class Pages {
     if (row) return row;
     const chat = this.view.chat;
     row = pageItem(view, chat?.started_at);
+    this.views.set(key, view);
     this.list.append(row);
     this.renderCount();
     if (scroll) {

@@ -1,0 +1,100 @@
+// What the console knows of one chat beyond its messages: the ticket, the visitor, my star, and the
+// choices the pane offers (protocol `details`, with `star`, `presence` and `chat.rated` on top).
+// No markup of its own: the parts that show details (header, labels, stars, the Ticket and Chat tabs)
+// have a `showDetails(details)` that hears every change, after their `update(chat)`.
+//
+// Asked for (`chat.details`) when the view starts watching the chat, after every reconnect (app.js),
+// and when the chat's state changes (an accept sends no `details` broadcast). The server does not say
+// when a transcript email has left, so while one is pending we ask again a few times, slower each.
+
+import * as frames from "../core/frames.js";
+import { emailPending, mergeDetails, withPresence, withRating, withStar } from "../core/details.js";
+import { starName } from "../core/stars.js";
+
+const PENDING_RECHECK_MS = [3000, 6000, 12000, 24000, 48000];
+
+export class Details {
+  constructor(view) {
+    this.view = view;
+    this.data = null; // the merged details; null until the first frame
+    this.seen = null; // {status, agent_id} of the chat, to ask again when they change
+    this.recheck = { timer: null, step: 0 };
+  }
+
+  /** Ask the server for the whole picture (answered with `details`). */
+  request() {
+    return this.view.ctx.send(frames.chatDetails(this.view.id));
+  }
+
+  update(chat) {
+    if (!chat) return;
+    const now = { status: chat.status, agent_id: chat.agent_id };
+    const before = this.seen;
+    this.seen = now;
+    if (before && (before.status !== now.status || before.agent_id !== now.agent_id)) this.request();
+  }
+
+  frame(frame) {
+    switch (frame.type) {
+      case "details":
+        this.set(mergeDetails(this.data, frame));
+        this.schedule();
+        break;
+      case "star":
+        this.set(withStar(this.data, frame.colour));
+        break;
+      case "presence":
+        this.set(withPresence(this.data, frame));
+        break;
+      case "chat.rated":
+        this.set(withRating(this.data, frame));
+        this.announceRating(frame);
+        break;
+      default:
+    }
+  }
+
+  set(data) {
+    if (!data) return;
+    this.data = data;
+    this.view.showDetails(data);
+  }
+
+  /** The star in words, for the sidebar and the menu: "Red", or "" for none. */
+  get starName() {
+    return starName(this.data?.star);
+  }
+
+  announceRating({ rating, comment }) {
+    const who = this.view.chat?.visitor?.name || "The visitor";
+    const how = rating === "good" ? "good" : "bad";
+    this.view.ctx.announce(`${who} rated the chat ${how}${comment ? `: ${comment}` : "."}`);
+  }
+
+  /** While a transcript email is pending, ask again later; stop once none is. */
+  schedule() {
+    const pending = emailPending(this.data);
+    if (!pending) {
+      clearTimeout(this.recheck.timer);
+      this.recheck = { timer: null, step: 0 };
+      return;
+    }
+    if (this.recheck.timer || this.recheck.step >= PENDING_RECHECK_MS.length) return;
+    const delay = PENDING_RECHECK_MS[this.recheck.step];
+    this.recheck.step += 1;
+    this.recheck.timer = setTimeout(() => {
+      this.recheck.timer = null;
+      this.request();
+    }, delay);
+  }
+
+  /** A new email was asked for (transcript.send): check on it from the start again. */
+  restartRecheck() {
+    clearTimeout(this.recheck.timer);
+    this.recheck = { timer: null, step: 0 };
+  }
+
+  destroy() {
+    clearTimeout(this.recheck.timer);
+  }
+}
