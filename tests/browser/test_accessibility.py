@@ -1,6 +1,7 @@
 """axe-core finds no serious or critical accessibility violation in the widget (inside its iframe, before
 and during a chat) nor in the console (a chat open, with messages, a page view, receipts and the
-visitor's draft), as Chromium renders them. A failure lists each violation with the elements it is on."""
+visitor's draft; the header's labels and star menu; the pane's Pages, Ticket and Chat tabs, and the
+Ticket tab after the chat), as Chromium renders them. A failure lists each violation with the elements it is on."""
 
 import pytest
 from playwright.sync_api import expect
@@ -105,6 +106,27 @@ def test_widget_and_console_during_a_chat(helpdesk, host_site, new_page, agent_l
     panel.get_by_test_id("side-tab-pages").click()
     assert_accessible("the console's Pages tab", console)
 
+    # The header's labels (a chip, and a refusal shown by the box) and the star menu open.
+    box = panel.get_by_label("Add a label")
+    box.fill("vip")
+    box.press("Enter")
+    expect(panel.get_by_test_id("label-chip")).to_have_count(1)
+    box.fill("x" * 40)
+    box.press("Enter")
+    expect(panel.get_by_test_id("label-error")).not_to_be_empty()
+    panel.get_by_test_id("star-button").click()
+    expect(panel.get_by_role("menu")).to_be_visible()
+    assert_accessible("the console's header with a label, an error and the star menu", console)
+    panel.get_by_role("menuitemradio", name="Purple").click()
+    expect(panel.get_by_test_id("star-button")).to_have_attribute("aria-label", "Star: Purple")
+
+    panel.get_by_role("tab", name="Ticket").click()
+    expect(panel.get_by_test_id("ticket-ref")).to_have_text(chat.ticket.ref)
+    assert_accessible("the console's Ticket tab", console)
+    panel.get_by_role("tab", name="Chat").click()
+    expect(panel.get_by_test_id("visitor-presence")).to_have_text("Online")
+    assert_accessible("the console's Chat tab", console)
+
     widget.get_by_test_id("end-chat").click()
     expect(widget.get_by_test_id("end-chat-confirm-bar")).to_be_visible()
     assert_accessible("the widget asking to end the chat", widget_frame(visitor))
@@ -113,6 +135,9 @@ def test_widget_and_console_during_a_chat(helpdesk, host_site, new_page, agent_l
     expect(panel.get_by_test_id("chat-status")).to_have_text("Ended")
     assert_accessible("the widget after the chat", widget_frame(visitor))
     assert_accessible("the console after the chat", console)
+    panel.get_by_role("tab", name="Ticket").click()
+    expect(panel.get_by_test_id("transcript-email")).to_have_count(1)
+    assert_accessible("the console's Ticket tab after the chat", console)
 
     # The rating with its comment box open, thanked, and the transcript asked for.
     widget.get_by_role("button", name="Bad").click()
