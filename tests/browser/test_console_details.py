@@ -218,7 +218,7 @@ def test_an_agent_works_a_chat_from_its_header_and_pane(helpdesk, host_site, new
     expect(console.get_by_role("region", name="Conversation")).to_contain_text("Fixed: the invoice is corrected.")
 
 
-def test_a_deep_link_opens_the_chat(helpdesk, host_site, new_page, agent_login):
+def test_a_deep_link_opens_the_chat_and_the_keyboard_stars_it(helpdesk, host_site, new_page, agent_login):
     visitor, widget = open_widget(new_page, host_site)
     start_chat(widget, "Hi there")
     expect(acked(widget, "visitor")).to_have_count(1)
@@ -231,6 +231,24 @@ def test_a_deep_link_opens_the_chat(helpdesk, host_site, new_page, agent_login):
     expect(panel.get_by_test_id("chat-id")).to_have_text(chat.public_id)
     expect(panel.get_by_test_id("chat-status")).to_have_text("Waiting")
     expect(console).to_have_url(f"{helpdesk.url}/console/")  # the link is taken out of the address
+
+    # The star menu by keyboard: it opens on the current choice, arrows move, Escape closes.
+    star = panel.get_by_test_id("star-button")
+    star.focus()
+    star.press("Enter")
+    expect(panel.get_by_role("menuitemradio", name="No star")).to_be_focused()
+    expect(panel.get_by_role("menuitemradio", name="No star")).to_have_attribute("aria-checked", "true")
+    console.keyboard.press("Escape")
+    expect(panel.get_by_role("menu")).to_be_hidden()
+    expect(star).to_be_focused()
+    star.press("ArrowDown")
+    console.keyboard.press("Home")
+    console.keyboard.press("ArrowDown")
+    expect(panel.get_by_role("menuitemradio", name="Red")).to_be_focused()
+    console.keyboard.press("Enter")
+    expect(star).to_have_attribute("aria-label", "Star: Red")
+    expect(star).to_be_focused()
+    expect(console.get_by_test_id("queue-item").get_by_test_id("item-star")).to_have_attribute("data-colour", "red")
 
     # The same link again, in the page, after the tab was closed.
     panel.get_by_role("button", name="Close tab").click()

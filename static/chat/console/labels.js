@@ -94,7 +94,6 @@ export class Labels {
       if (this.list.children[i] !== li) this.list.insertBefore(li, this.list.children[i] || null);
     });
     this.list.hidden = chips.length === 0;
-    this.input.placeholder = chips.length ? "Add a label…" : "No labels yet: add one…";
   }
 
   chip(label) {
