@@ -181,6 +181,7 @@ def test_an_agent_works_a_chat_from_its_header_and_pane(helpdesk, host_site, new
     expect(tab.get_by_test_id("visitor-presence")).to_contain_text("Away")
     expect(tab.get_by_test_id("visitor-presence")).to_have_attribute("data-state", "away")
     expect(panel.get_by_test_id("header-presence")).to_have_text("Away")
+    expect(console.locator("#hd-announce")).to_have_text("Sam Visitor is away: their page is in a background tab.")
 
     # The end: the ticket is resolved, the duration stops, the transcript email is on its way.
     panel.get_by_test_id("reply-input").fill("Fixed: the invoice is corrected.")
@@ -262,8 +263,8 @@ def test_a_deep_link_opens_the_chat_and_the_keyboard_stars_it(helpdesk, host_sit
     expect(console.get_by_test_id("chat-tab")).to_have_count(1)
 
 
-def test_a_transfer_is_confirmed_and_tells_the_new_agent(helpdesk, host_site, new_page, agent_login,
-                                                         django_user_model):
+def test_assigning_and_transferring_tell_the_new_agent(helpdesk, host_site, new_page, agent_login,
+                                                       django_user_model):
     from django.contrib.auth.models import Group
 
     kim = django_user_model.objects.create_user("kim", password="an0ther-pass", first_name="Kim",
@@ -273,32 +274,46 @@ def test_a_transfer_is_confirmed_and_tells_the_new_agent(helpdesk, host_site, ne
     kim_console = open_console(new_page, helpdesk, ("kim", "an0ther-pass"))
     visitor, widget = open_widget(new_page, host_site)
     start_chat(widget, "Can someone from billing help?")
-    panel = accept(alex_console)
 
+    # Alex gives the waiting chat to Kim from its Ticket tab: a waiting chat needs no confirmation.
+    alex_console.get_by_test_id("queue-open").click()
+    panel = shown_panel(alex_console)
     panel.get_by_role("tab", name="Ticket").click()
     assignee = panel.get_by_label("Assigned to")
-    expect(assignee.locator("option", has_text="Kim Agent")).to_have_count(1)
-    # Changing the list asks first; Cancel puts it back.
+    expect(assignee.locator("option:checked")).to_have_text("Nobody yet")
     assignee.select_option(label="Kim Agent")
-    confirm = panel.get_by_test_id("transfer-confirm")
-    expect(confirm).to_have_text(re.compile("Transfer this chat to Kim Agent\\? You will no longer be able to reply."))
-    confirm.get_by_role("button", name="Cancel").click()
-    expect(confirm).to_be_hidden()
-    expect(assignee.locator("option:checked")).to_have_text("Alex Agent (me)")
-    assert Chat.objects.get().agent.username == "alex"
-
-    assignee.select_option(label="Kim Agent")
-    confirm.get_by_role("button", name="Transfer").click()
     expect(panel.get_by_test_id("chat-agent")).to_have_text("Kim Agent")
-    expect(assignee).to_be_disabled()
+    expect(panel.get_by_test_id("transfer-confirm")).to_be_hidden()
     expect(panel.get_by_test_id("assignee-note")).to_have_text("Only Kim Agent can transfer it.")
-    expect(panel.get_by_test_id("reply-input")).to_be_disabled()
+    expect(assignee).to_be_disabled()
 
-    # Kim is told, and has the chat among hers.
+    # Kim is told, has it among her chats, and opens it from the alert.
     alert = kim_console.get_by_test_id("console-alert")
-    expect(alert).to_contain_text("Alex Agent transferred a chat with Sam Visitor to you.")
+    expect(alert).to_contain_text("Alex Agent assigned the chat with Sam Visitor to you.")
     expect(kim_console.get_by_test_id("my-chat-item")).to_contain_text("Sam Visitor")
     alert.get_by_role("link", name="Open it").click()
     kim_panel = shown_panel(kim_console)
-    expect(kim_panel.get_by_test_id("message-list")).to_contain_text("Alex Agent transferred the chat to Kim Agent.")
+    expect(kim_panel.get_by_test_id("message-list")).to_contain_text("Alex Agent assigned the chat to Kim Agent.")
     expect(kim_panel.get_by_test_id("reply-input")).to_be_enabled()
+
+    # Kim hands it back: an active chat of hers is transferred only once she confirms; Cancel undoes.
+    kim_panel.get_by_role("tab", name="Ticket").click()
+    kim_assignee = kim_panel.get_by_label("Assigned to")
+    kim_assignee.select_option(label="Alex Agent")
+    confirm = kim_panel.get_by_test_id("transfer-confirm")
+    expect(confirm).to_contain_text("Transfer this chat to Alex Agent? You will no longer be able to reply.")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    expect(kim_assignee.locator("option:checked")).to_have_text("Kim Agent (me)")
+    assert Chat.objects.get().agent.username == "kim"
+    kim_assignee.select_option(label="Alex Agent")
+    confirm.get_by_role("button", name="Transfer").click()
+    expect(kim_panel.get_by_test_id("chat-agent")).to_have_text("Alex Agent")
+    expect(kim_panel.get_by_test_id("reply-input")).to_be_disabled()
+    expect(kim_assignee).to_be_disabled()
+
+    alert = alex_console.get_by_test_id("console-alert")
+    expect(alert).to_contain_text("Kim Agent transferred a chat with Sam Visitor to you.")
+    expect(panel.get_by_test_id("message-list")).to_contain_text("Kim Agent transferred the chat to Alex Agent.")
+    expect(panel.get_by_test_id("reply-input")).to_be_enabled()
+    expect(assignee).to_be_enabled()

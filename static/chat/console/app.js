@@ -43,6 +43,7 @@ const state = {
   chats: new Map(), // id -> agent chat object, for the sidebar and the views
   views: new Map(), // id -> ChatView, every chat we watch
   knownQueued: new Set(), // to announce a chat only the first time it waits
+  previous: new Map(), // id -> the status a chat had before its last `chat` frame (to word chat.assigned)
   online: false, // the socket is up
   restoring: false, // reopening the saved tabs: save only once they are all back
   missing: new Set(), // chat IDs the server said do not exist (a wrong deep link)
@@ -319,11 +320,14 @@ function onError(frame) {
 function onAssigned(frame) {
   const chat = frame.chat;
   if (!chat?.id) return;
+  // The chat's own `chat` frame has usually come just before: what it changed from tells which it was.
   const before = state.chats.get(chat.id);
+  const mineAlready = before?.status === "active" && before.agent_id === state.me.id;
+  const wasWaiting = before?.status === "queued" || (mineAlready && state.previous.get(chat.id) === "queued");
   onChat(chat);
   const who = frame.by || "Another agent";
   const visitor = chat.visitor?.name || "a visitor";
-  const text = before?.status === "queued"
+  const text = wasWaiting
     ? `${who} assigned the chat with ${visitor} to you.`
     : `${who} transferred a chat with ${visitor} to you.`;
   notices.alert(text, { link: { href: `#chat=${encodeURIComponent(chat.id)}`, text: "Open it" } });
@@ -364,10 +368,14 @@ function onWelcome(frame) {
 
 function onChat(chat) {
   if (!chat) return;
+  state.previous.set(chat.id, state.chats.get(chat.id)?.status ?? null);
   const mine = chat.status === "active" && chat.agent_id === state.me.id;
   const view = state.views.get(chat.id);
   if (chat.status === "queued" || mine || view) state.chats.set(chat.id, chat);
-  else state.chats.delete(chat.id);
+  else {
+    state.chats.delete(chat.id);
+    state.previous.delete(chat.id);
+  }
 
   if (chat.status === "queued" && !state.knownQueued.has(chat.id)) {
     state.knownQueued.add(chat.id);
@@ -381,6 +389,7 @@ function onChat(chat) {
     if (!tabs.has(chat.id) && !view.mine) {
       forget(view);
       state.chats.delete(chat.id);
+      state.previous.delete(chat.id);
     }
   } else if (mine) {
     ensureView(chat.id).update(chat);

@@ -9,7 +9,6 @@
 
 import * as frames from "../core/frames.js";
 import { emailPending, mergeDetails, withPresence, withRating, withStar } from "../core/details.js";
-import { starName } from "../core/stars.js";
 
 const PENDING_RECHECK_MS = [3000, 6000, 12000, 24000, 48000];
 
@@ -44,6 +43,7 @@ export class Details {
         this.set(withStar(this.data, frame.colour));
         break;
       case "presence":
+        if (frame.state !== this.data?.visitor?.presence) this.announcePresence(frame.state);
         this.set(withPresence(this.data, frame));
         break;
       case "chat.rated":
@@ -60,9 +60,12 @@ export class Details {
     this.view.showDetails(data);
   }
 
-  /** The star in words, for the sidebar and the menu: "Red", or "" for none. */
-  get starName() {
-    return starName(this.data?.star);
+  /** The visitor of the chat in front came, went to another tab or left: said, not only drawn. */
+  announcePresence(state) {
+    if (!this.view.ctx.inFront(this.view.id)) return;
+    const who = this.view.chat?.visitor?.name || "The visitor";
+    const words = { online: "is back", away: "is away: their page is in a background tab", gone: "has left the site" };
+    if (words[state]) this.view.ctx.announce(`${who} ${words[state]}.`);
   }
 
   announceRating({ rating, comment }) {

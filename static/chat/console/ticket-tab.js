@@ -1,7 +1,7 @@
 // The Ticket tab of the pane: the chat's ticket (ref linked to its page, status, department, who it
 // is assigned to, language, requester, created), the visitor's rating once they gave one, and after
-// the chat the transcript email: sent, pending or failed (with why), or not sent for want of an
-// address, and a button to send it again (`transcript.send`). The department is changed here
+// the chat the transcript email: sent, pending or failed (with why), or why none was sent (the
+// server's `transcript_skipped`), and a button to send it (again: `transcript.send`). The department is changed here
 // (`chat.department`); the assignee by assignee.js. Every string from people is set as text.
 
 import * as frames from "../core/frames.js";
@@ -14,6 +14,7 @@ const STATUS = { open: "Open", resolved: "Resolved" };
 const EMAIL_STATE = { sent: "Sent", pending: "Pending", failed: "Failed" };
 const EMAIL_REASON = { auto: "when the chat ended", agent: "by an agent", visitor: "at the visitor's request" };
 const NO_DEPARTMENT = "";
+const NO_ADDRESS = "Not sent: the visitor gave no email address.";
 
 export class TicketTab {
   constructor(view) {
@@ -117,11 +118,16 @@ export class TicketTab {
     const ended = (this.chat?.status || details?.session?.status) === "ended";
     this.transcript.hidden = !ended;
     if (!ended) return;
-    const emails = details.ticket?.transcript_emails || [];
-    const address = details.visitor?.email || details.ticket?.requester_email || "";
+    const ticket = details.ticket || {};
+    const emails = ticket.transcript_emails || [];
+    const address = details.visitor?.email || ticket.requester_email || "";
     this.emails.replaceChildren(...emails.map(emailItem));
-    this.noEmail.hidden = emails.length > 0 || Boolean(address);
+    // Why the automatic email did not go, in the server's words (no address, the department's choice).
+    const skipped = ticket.transcript_skipped || (!emails.length && !address ? NO_ADDRESS : "");
+    this.noEmail.hidden = !skipped;
+    setIsolatedText(this.noEmail, skipped);
     this.resend.hidden = !address;
+    this.resend.textContent = emails.length ? "Send transcript again" : "Send transcript";
   }
 
   sendAgain() {
