@@ -11,8 +11,7 @@ A change of state is told to the agents of the visitor's open chat (``presence``
 
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import BooleanField, Case, F, PositiveIntegerField, Q, Value, When
 from django.utils import timezone
 
 from . import events
@@ -37,58 +36,61 @@ def _open_chat(visitor_id: int) -> Chat | None:
             .only("pk", "public_id", "visitor_id").first())
 
 
-def _tell(visitor: Visitor, before: str, now: datetime) -> str:
+_COUNT = PositiveIntegerField()
+_PRESENCE_FIELDS = ("sockets_open", "last_seen_at", "tab_hidden")
+
+
+def _read(visitor_id: int) -> Visitor:
+    return Visitor.objects.only(*_PRESENCE_FIELDS).get(pk=visitor_id)
+
+
+def _change(visitor_id: int, **update) -> str:
+    """One UPDATE of the visitor's presence, in a statement of its own, and the chat's agents told if
+    the state changed. No transaction holds the visitor's row while another table is read: a socket
+    closing while the database is being emptied (a test's flush) or another row locked in the other
+    order can then never deadlock with it. Two tabs changing it at once may each tell the agents; a
+    state told twice is harmless."""
+    now = timezone.now()
+    before = state_of(_read(visitor_id), now)
+    Visitor.objects.filter(pk=visitor_id).update(last_seen_at=now, **update)
+    visitor = _read(visitor_id)
     after = state_of(visitor, now)
     if after != before:
-        chat = _open_chat(visitor.pk)
+        chat = _open_chat(visitor_id)
         if chat is not None:
             events.publish_presence(chat, after, visitor.last_seen_at)
     return after
 
 
-@transaction.atomic
+def _stale(now: datetime) -> Q:
+    return Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=now - timedelta(seconds=GONE_SECONDS))
+
+
 def visitor_arrived(*, visitor_id: int) -> str:
-    """A widget socket said hello. A count left high by a process that died is started again."""
-    now = timezone.now()
-    visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
-    before = state_of(visitor, now)
-    visitor.sockets_open = 1 if before == GONE else visitor.sockets_open + 1
-    visitor.last_seen_at = now
-    visitor.save(update_fields=["sockets_open", "last_seen_at"])
-    return _tell(visitor, before, now)
+    """A widget socket said hello. A count left high by a process that died (nothing seen for
+    GONE_SECONDS) is started again, and so is "hidden", which a tab closed in the background left."""
+    stale = _stale(timezone.now())
+    return _change(visitor_id, sockets_open=Case(When(stale, then=Value(1)), default=F("sockets_open") + 1,
+                                                 output_field=_COUNT),
+                   tab_hidden=Case(When(stale, then=Value(False)), default=F("tab_hidden"),
+                                   output_field=BooleanField()))
 
 
-@transaction.atomic
 def visitor_seen(*, visitor_id: int, hidden: bool | None = None) -> str:
     """A heartbeat of an open socket, or the widget saying its page went to the background
-    (``hidden``) or came back."""
-    now = timezone.now()
-    visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
-    before = state_of(visitor, now)
-    fields = ["last_seen_at"]
-    visitor.last_seen_at = now
-    if not visitor.sockets_open:  # a heartbeat from a socket the count lost (its process restarted)
-        visitor.sockets_open = 1
-        fields.append("sockets_open")
-    if hidden is not None and hidden != visitor.tab_hidden:
-        visitor.tab_hidden = hidden
-        fields.append("tab_hidden")
-    visitor.save(update_fields=fields)
-    return _tell(visitor, before, now)
+    (``hidden``) or came back. A heartbeat from a socket the count lost (its process restarted) counts
+    it again."""
+    update = {"sockets_open": Case(When(sockets_open=0, then=Value(1)), default=F("sockets_open"),
+                                   output_field=_COUNT)}
+    if hidden is not None:
+        update["tab_hidden"] = hidden
+    return _change(visitor_id, **update)
 
 
-@transaction.atomic
 def visitor_left(*, visitor_id: int) -> str:
     """A widget socket closed."""
-    now = timezone.now()
-    visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
-    before = state_of(visitor, now)
-    Visitor.objects.filter(pk=visitor_id).update(
-        sockets_open=Case(When(sockets_open__gt=0, then=F("sockets_open") - 1), default=Value(0)),
-        last_seen_at=now,
-    )
-    visitor.refresh_from_db(fields=["sockets_open", "last_seen_at"])
-    return _tell(visitor, before, now)
+    return _change(visitor_id, sockets_open=Case(When(sockets_open__gt=0, then=F("sockets_open") - 1),
+                                                 default=Value(0), output_field=_COUNT))
 
 
 def gone_minutes() -> int:

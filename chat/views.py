@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from helpdesk.security import allow_framing, frame_ancestors
+from tickets.services import MAX_RATING_COMMENT_CHARS
 
 from .permissions import agent_required
 from .services import MAX_MESSAGE_CHARS
@@ -27,7 +28,8 @@ def widget_frame(request):
     host = request.GET.get("host", "")
     if not ORIGIN_RE.match(host):
         host = ""
-    context = {"host_origin": host, "max_chars": MAX_MESSAGE_CHARS, "resync_ms": _resync_ms()}
+    context = {"host_origin": host, "max_chars": MAX_MESSAGE_CHARS, "resync_ms": _resync_ms(),
+               "max_comment_chars": MAX_RATING_COMMENT_CHARS}
     # The page's policy is every page's (helpdesk/security.py), but the embedding sites may frame it.
     return allow_framing(render(request, "chat/widget.html", context), frame_ancestors(settings.CHAT_EMBED_ORIGINS))
 

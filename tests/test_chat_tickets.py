@@ -245,6 +245,9 @@ class TestPresence:
         assert presence.visitor_seen(visitor_id=visitor.pk, hidden=True) == presence.AWAY
         assert presence.visitor_left(visitor_id=visitor.pk) == presence.AWAY  # one tab still open
         assert presence.visitor_left(visitor_id=visitor.pk) == presence.GONE
+        # Back later: the tab that was hidden when it closed no longer counts.
+        Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=timezone.now() - timedelta(minutes=5))
+        assert presence.visitor_arrived(visitor_id=visitor.pk) == presence.ONLINE
 
     def test_a_count_left_by_a_dead_process_goes_stale(self):
         visitor = VisitorFactory()

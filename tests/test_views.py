@@ -88,6 +88,12 @@ class TestWidgetFrame:
         response = client.get(reverse("widget"))
         assert csp(response)["frame-ancestors"] == "'self' https://shop.example"
 
+    def test_the_page_hands_the_widget_the_servers_limits(self, client):
+        """The widget pre-checks with the server's numbers, never copies of them."""
+        response = client.get(reverse("widget"))
+        assert b'data-max-chars="5000"' in response.content
+        assert b'data-max-comment-chars="1000"' in response.content
+
     def test_host_that_is_not_an_origin_is_ignored(self, client):
         response = client.get(reverse("widget"), {"host": 'javascript:alert(1)"'})
         assert b"javascript:alert" not in response.content

@@ -24,25 +24,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 COMMENT = "The first answer took a while."
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits(helpdesk):
-    """Each test is a new person, but every one of them comes from 127.0.0.1 to the one server of the
-    session, whose per-address limits a whole run outgrows (chat_start.ip: 20 in 600 s; it has more
-    chats than that). The counts of these tests start afresh."""
-    prefix, url = helpdesk.env.get("CHANNEL_PREFIX"), helpdesk.env.get("REDIS_URL")
-    if not (prefix and url):
-        return  # counted in the server's memory (no Redis): nothing to reset from here
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}limits:*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
 def wait_until(condition, what: str, timeout: float = 10.0):
     """Poll ``condition`` (the database, a file) until it holds; fail saying ``what`` did not happen."""
     deadline = time.monotonic() + timeout
