@@ -84,6 +84,7 @@ def message_frame(message: Message, chat_public_id: str) -> dict:
 
 
 def chat_for_visitor(chat: Chat) -> dict:
+    ticket = chat.ticket
     return {
         "id": chat.public_id,
         "status": chat.status,
@@ -92,6 +93,7 @@ def chat_for_visitor(chat: Chat) -> dict:
         "started_at": _time(chat.started_at),
         "ended_at": _time(chat.ended_at),
         "last_seq": chat.last_seq,
+        "rating": {"value": ticket.rating, "comment": ticket.rating_comment} if ticket.rating else None,
     }
 
 

@@ -18,7 +18,8 @@ make_agent = database_sync_to_async(AgentFactory)
 async def a_chat_with_an_agent(**agent_fields):
     user = await make_agent(first_name="Alex", last_name="Agent", **agent_fields)
     agent, _ = await live.agent(user)
-    visitor, _ = await live.visitor()
+    visitor, welcome = await live.visitor()
+    visitor.token = welcome["token"]
     chat = await live.start_chat(visitor, text="Where is my order?")
     await agent.send({"type": "chat.accept", "chat": chat["id"]})
     await agent.expect("chat", **{"chat.status": "active"})
@@ -105,6 +106,9 @@ async def test_end_rate_and_ask_for_the_transcript_again(layer):
     assert (rated["rating"], rated["comment"]) == ("good", "Quick!")
     await visitor.send({"type": "chat.rate", "chat": chat["id"], "rating": "meh"})
     assert (await visitor.expect("error", frame="chat.rate"))["code"] == "invalid"
+    back, welcome = await live.visitor(visitor.token)
+    assert welcome["chat"]["rating"] == {"value": "good", "comment": "Quick!"}, "another device shows it too"
+    await back.close()
 
     await visitor.send({"type": "transcript.request", "chat": chat["id"]})
     assert (await visitor.expect("transcript.requested", chat=chat["id"]))["to"] == "sam@example.com"
