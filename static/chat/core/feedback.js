@@ -6,7 +6,7 @@
 // What the thumbs and the comment box show is what is sent: a rating goes with the comment in the
 // box, or not at all while that comment is too long. The server's answer is the record; until it
 // comes the choice shows as sending, and a refusal puts back what the server has.
-// The server tells the widget nothing of an earlier rating, so what it answered is kept (saved()).
+// What the server answered is kept (saved()); where nothing was kept, the chat object's `rating` says it.
 
 import * as frames from "./frames.js";
 
@@ -29,9 +29,12 @@ export class Feedback {
    * @param {string} options.chat  the ended chat's ID
    * @param {number} options.maxChars  the longest comment the server keeps
    * @param {object} [options.saved]  what saved() gave before, for any chat (only this chat's is used)
+   * @param {object} [options.known]  the chat object's `rating` ({value, comment}) as the server sent it:
+   *        used when nothing was saved here (another device, storage cleared)
    */
-  constructor({ chat, maxChars, saved = null }) {
-    const mine = saved && saved.chat === chat ? saved : {};
+  constructor({ chat, maxChars, saved = null, known = null }) {
+    const fromServer = known && RATINGS.includes(known.value) ? { rating: known.value, comment: known.comment } : {};
+    const mine = saved && saved.chat === chat ? saved : fromServer;
     this.chat = chat;
     this.maxChars = maxChars;
     this.rating = RATINGS.includes(mine.rating) ? mine.rating : null; // as the server has it

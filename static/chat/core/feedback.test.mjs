@@ -106,3 +106,14 @@ test("what is kept is what the server answered, and only for its own chat", () =
   assert.equal(other.to, "");
   assert.equal(feedback({ chat: "K7", rating: "meh", comment: 3 }).rating, null, "nothing odd from storage");
 });
+
+test("a rating the server knows is shown where nothing was kept here", () => {
+  const f = new Feedback({ chat: "K7", maxChars: MAX, known: { value: "bad", comment: "slow" } });
+  assert.equal(f.rating, "bad");
+  assert.equal(f.choice, "bad");
+  assert.equal(f.comment, "slow");
+  const kept = new Feedback({ chat: "K7", maxChars: MAX, saved: { chat: "K7", rating: "good", comment: "" },
+                              known: { value: "bad", comment: "slow" } });
+  assert.equal(kept.rating, "good", "what this widget was answered last wins");
+  assert.equal(new Feedback({ chat: "K7", maxChars: MAX, known: null }).rating, null);
+});

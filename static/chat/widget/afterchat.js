@@ -49,9 +49,10 @@ export class AfterChat {
   }
 
   /** The chat on screen has ended (or is shown ended): its rating and transcript, as kept. */
-  show(chatId) {
+  show(chatId, known = null) {
     if (!this.model || this.model.chat !== chatId) {
-      this.model = new Feedback({ chat: chatId, maxChars: this.maxChars, saved: this.store.get(KEY_FEEDBACK) });
+      this.model = new Feedback({ chat: chatId, maxChars: this.maxChars, saved: this.store.get(KEY_FEEDBACK),
+                                  known });
       this.comment.value = this.model.comment;
       this.countComment();
     }

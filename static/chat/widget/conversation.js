@@ -109,7 +109,7 @@ export class Conversation {
     const active = document.activeElement;
     const lost = !active || active === document.body;
     const hadFocus = ended && !this.composer.hidden && document.hasFocus() && (lost || this.composer.form.contains(active));
-    if (ended && this.state.chat) this.afterChat.show(this.state.chat.id);
+    if (ended && this.state.chat) this.afterChat.show(this.state.chat.id, this.state.chat.rating);
     else this.afterChat.hide();
     this.composer.hidden = ended;
     if (hadFocus) this.afterChat.focus();
