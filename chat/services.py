@@ -308,6 +308,7 @@ def chat_accept(*, chat_public_id: str, agent: AbstractBaseUser) -> Chat:
     name = Actor.for_agent(agent).display_name
     _system_note(chat, "accepted", f"{name} joined the chat.")
     events.publish_chat_changed(chat)
+    publish_details(chat)
     return chat
 
 

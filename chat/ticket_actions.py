@@ -161,3 +161,11 @@ def chat_rate(*, chat_public_id: str, visitor_id: int, rating: str, comment: str
                                             by_name=chat.visitor.name)
     events.publish_rated(chat, ticket.rating, ticket.rating_comment)
     publish_details(chat)
+
+
+def transcript_email_changed(sender, *, ticket_id: int, **kwargs) -> None:
+    """A transcript email of this ticket was sent or failed (tickets.signals): its chat's agents see
+    it in the pane (from the worker process too, through the channel layer)."""
+    chat = Chat.objects.filter(ticket_id=ticket_id).only("pk", "public_id").first()
+    if chat is not None:
+        publish_details(chat)

@@ -265,7 +265,7 @@ class TestTicketPage:
                                    text="Let me **check**")
         page = agent_client.get(page_url(chat.ticket)).content.decode()
         assert 'data-testid="live-notice"' in page
-        assert 'data-testid="open-in-console"' in page and 'href="/console/"' in page
+        assert 'data-testid="open-in-console"' in page and f'href="/console/#chat={chat.public_id}"' in page
         conversation = page[page.index('data-testid="conversation"'):]
         assert conversation.index("My order is late") < conversation.index("joined the chat") \
             < conversation.index("<strong>check</strong>")

@@ -30,6 +30,7 @@ from django.utils.html import escape, linebreaks
 from . import links
 from .models import Ticket, TicketEvent, TranscriptEmail, TranscriptLine
 from .services import event_record
+from .signals import transcript_email_changed
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,9 @@ def transcript_email_deliver(email_id: int) -> str:
             return f"already {email.state}"
         email.ticket = Ticket.objects.get(pk=email.ticket_id)
         email.attempts += 1
+        # Whatever this try ends in (sent, failed, deferred) is news, once committed.
+        transaction.on_commit(lambda: transcript_email_changed.send(TranscriptEmail, ticket_id=email.ticket_id,
+                                                                    email_id=email.pk), robust=True)
         try:
             # A savepoint: a database error while rendering leaves the row's transaction usable.
             with transaction.atomic():

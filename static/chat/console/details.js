@@ -3,21 +3,19 @@
 // No markup of its own: the parts that show details (header, labels, stars, the Ticket and Chat tabs)
 // have a `showDetails(details)` that hears every change, after their `update(chat)`.
 //
-// Asked for (`chat.details`) when the view starts watching the chat, after every reconnect (app.js),
-// and when the chat's state changes (an accept sends no `details` broadcast). The server does not say
-// when a transcript email has left, so while one is pending we ask again a few times, slower each.
+// Asked for (`chat.details`) when the view starts watching the chat and after every reconnect
+// (app.js); the server broadcasts every change after that (a transcript email going out included). A
+// change of the chat's state asks again too: a broadcast lost on the way is then repaired with the
+// `chat` frame that a resume sends again.
 
 import * as frames from "../core/frames.js";
-import { emailPending, mergeDetails, withPresence, withRating, withStar } from "../core/details.js";
-
-const PENDING_RECHECK_MS = [3000, 6000, 12000, 24000, 48000];
+import { mergeDetails, withPresence, withRating, withStar } from "../core/details.js";
 
 export class Details {
   constructor(view) {
     this.view = view;
     this.data = null; // the merged details; null until the first frame
     this.seen = null; // {status, agent_id} of the chat, to ask again when they change
-    this.recheck = { timer: null, step: 0 };
   }
 
   /** Ask the server for the whole picture (answered with `details`). */
@@ -37,7 +35,6 @@ export class Details {
     switch (frame.type) {
       case "details":
         this.set(mergeDetails(this.data, frame));
-        this.schedule();
         break;
       case "star":
         this.set(withStar(this.data, frame.colour));
@@ -72,32 +69,5 @@ export class Details {
     const who = this.view.chat?.visitor?.name || "The visitor";
     const how = rating === "good" ? "good" : "bad";
     this.view.ctx.announce(`${who} rated the chat ${how}${comment ? `: ${comment}` : "."}`);
-  }
-
-  /** While a transcript email is pending, ask again later; stop once none is. */
-  schedule() {
-    const pending = emailPending(this.data);
-    if (!pending) {
-      clearTimeout(this.recheck.timer);
-      this.recheck = { timer: null, step: 0 };
-      return;
-    }
-    if (this.recheck.timer || this.recheck.step >= PENDING_RECHECK_MS.length) return;
-    const delay = PENDING_RECHECK_MS[this.recheck.step];
-    this.recheck.step += 1;
-    this.recheck.timer = setTimeout(() => {
-      this.recheck.timer = null;
-      this.request();
-    }, delay);
-  }
-
-  /** A new email was asked for (transcript.send): check on it from the start again. */
-  restartRecheck() {
-    clearTimeout(this.recheck.timer);
-    this.recheck = { timer: null, step: 0 };
-  }
-
-  destroy() {
-    clearTimeout(this.recheck.timer);
   }
 }

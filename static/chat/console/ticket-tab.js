@@ -139,7 +139,6 @@ export class TicketTab {
     }
     this.resending = true;
     this.resend.setAttribute("aria-disabled", "true");
-    this.view.details.restartRecheck();
   }
 
   showError(text) {

@@ -40,12 +40,6 @@ export function latestEmail(details) {
   return Array.isArray(emails) && emails.length ? emails[0] : null;
 }
 
-/** Whether an email is still on its way: the server does not say when it leaves, so we ask. */
-export function emailPending(details) {
-  const emails = details?.ticket?.transcript_emails;
-  return Array.isArray(emails) && emails.some((e) => e.state === "pending");
-}
-
 /** The suggestions for a new label: the known ones the ticket has not (in any case). */
 export function labelSuggestions(details) {
   const have = new Set((details?.ticket?.labels || []).map((l) => l.toLowerCase()));

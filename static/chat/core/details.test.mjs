@@ -5,7 +5,6 @@ import assert from "node:assert/strict";
 
 import {
   assignRights,
-  emailPending,
   labelSuggestions,
   latestEmail,
   mergeDetails,
@@ -76,12 +75,10 @@ test("suggestions leave out the labels the ticket has, whatever their case", () 
   assert.deepEqual(labelSuggestions(null), []);
 });
 
-test("the newest email and whether one is on its way", () => {
+test("the newest email", () => {
   const emails = [{ state: "pending" }, { state: "sent" }];
   const d = { ticket: { transcript_emails: emails } };
   assert.equal(latestEmail(d), emails[0]);
-  assert.equal(emailPending(d), true);
-  assert.equal(emailPending({ ticket: { transcript_emails: [{ state: "failed" }] } }), false);
   assert.equal(latestEmail({ ticket: { transcript_emails: [] } }), null);
 });
 
