@@ -31,24 +31,6 @@ def hide_page(page):
     }""")
 
 
-def as_the_visitor(page, frame, *, answer):
-    """Send a frame on a socket of the visitor's own (their token, from the widget's storage), as a
-    script on the embedding site may (docs/protocol.md), and wait for its answer."""
-    widget = page.locator("#hd-frame").element_handle().content_frame()
-    got = widget.evaluate("""([frame, answer]) => new Promise((resolve, reject) => {
-        const token = JSON.parse(localStorage.getItem("hd.visitor.token"));
-        const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/visitor/");
-        ws.onopen = () => ws.send(JSON.stringify({type: "hello", token}));
-        ws.onmessage = (event) => {
-            const got = JSON.parse(event.data);
-            if (got.type === "welcome") ws.send(JSON.stringify(frame));
-            else if (got.type === answer || got.type === "error") { ws.close(); resolve(got); }
-        };
-        ws.onerror = () => reject(new Error("the visitor socket failed"));
-    })""", [frame, answer])
-    assert got["type"] == answer, got
-
-
 def start_chat_as(widget, name, email, text, department):
     widget.get_by_test_id("prechat-name").fill(name)
     widget.get_by_test_id("prechat-email").fill(email)
@@ -202,9 +184,11 @@ def test_an_agent_works_a_chat_from_its_header_and_pane(helpdesk, host_site, new
     expect(emails).to_have_count(2)
     expect(emails.first).to_contain_text("by an agent")
 
-    # The visitor rates the chat: the pane shows it, and it is read out.
-    as_the_visitor(visitor, {"type": "chat.rate", "chat": chat.public_id, "rating": "good",
-                             "comment": "Quick and kind!"}, answer="chat.rated")
+    # The visitor rates the chat in the widget: the pane shows it, and it is read out.
+    widget.get_by_test_id("rate-good").click()
+    widget.get_by_test_id("rating-comment").fill("Quick and kind!")
+    widget.get_by_test_id("rating-send").click()
+    expect(widget.get_by_test_id("rating-status")).to_have_text("Thanks for your feedback.")
     expect(ticket.get_by_test_id("ticket-rating")).to_contain_text("Good")
     expect(ticket.get_by_test_id("rating-comment")).to_have_text("Quick and kind!")
     expect(console.locator("#hd-announce")).to_have_text("Sam Visitor rated the chat good: Quick and kind!")
@@ -217,6 +201,8 @@ def test_an_agent_works_a_chat_from_its_header_and_pane(helpdesk, host_site, new
     expect(console.get_by_test_id("ticket-ref")).to_have_text(ref)
     expect(console.get_by_role("region", name="Conversation")).to_contain_text("My invoice shows the wrong amount.")
     expect(console.get_by_role("region", name="Conversation")).to_contain_text("Fixed: the invoice is corrected.")
+    expect(console.get_by_test_id("rating")).to_have_text("Good")
+    expect(console.get_by_test_id("rating-comment")).to_have_text("Quick and kind!")
 
 
 def test_a_deep_link_opens_the_chat_and_the_keyboard_stars_it(helpdesk, host_site, new_page, agent_login):
