@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from tickets.admin import ADMIN_MEDIA, TicketAdmin, conversation_html, short_time, ticket_admin_link
 from tickets.models import Ticket
 
-from . import limits, services
+from . import limits, services, ticket_actions
 from .models import Chat, ChatSettings, PageView, RateLimit, Visitor
 from .ticket_selectors import chat_conversation, chat_of_ticket
 
@@ -49,8 +49,11 @@ class ChatAdmin(admin.ModelAdmin):
     list_select_related = ("visitor", "department", "agent", "ticket")
     search_fields = ("public_id", "visitor__name", "visitor__email", "ip_address")
     search_help_text = "Chat ID, visitor's name or email, or IP address."
+    # Nothing here is edited: the chat's state changes through its services (the console, or its ticket's
+    # page for the department, which moves the chat with it). A plain save would write back a status or
+    # a last_seq read moments before, undoing a message or an end that came in between.
     readonly_fields = ("public_id", "visitor_link", "ticket_link", "started_at", "accepted_at", "ended_at",
-                       "ip_address", "user_agent", "last_seq", "status", "agent", "conversation")
+                       "ip_address", "user_agent", "last_seq", "status", "agent", "department", "conversation")
     fieldsets = [
         (None, {"fields": ("public_id", "status", "visitor_link", "ticket_link", "agent", "department")}),
         ("Times", {"fields": ("started_at", "accepted_at", "ended_at")}),
@@ -105,6 +108,15 @@ class TicketWithChatAdmin(TicketAdmin):
     def chat_link(self, obj):
         return chat_admin_link(self._chat(obj))
 
+    def save_model(self, request, obj, form, change):
+        """A department chosen here moves the chat with its ticket, through the chat's own service."""
+        chat = self._chat(obj) if change else None
+        if chat is not None and "department" in form.changed_data:
+            form.changed_data.remove("department")
+            ticket_actions.chat_department(chat_public_id=chat.public_id, agent=request.user,
+                                           department_id=obj.department_id)
+        super().save_model(request, obj, form, change)
+
     def conversation_entries(self, obj):
         lines, caption = super().conversation_entries(obj)
         chat = self._chat(obj)
@@ -121,7 +133,7 @@ admin.site.register(Ticket, TicketWithChatAdmin)
 class VisitorAdmin(admin.ModelAdmin):
     list_display = ("__str__", "email", "language", "created", "last_seen")
     search_fields = ("name", "email")
-    readonly_fields = ("created_at", "last_seen_at")
+    readonly_fields = ("created_at", "last_seen_at", "sockets_open", "sockets_hidden")
 
     @property
     def media(self):

@@ -294,32 +294,44 @@ class VisitorConsumer(FrameConsumer):
         self.greeted = True
         await self.send_frame(events.welcome(token=token, visitor=visitor, departments=departments, chat=chat,
                                              typing_preview=typing_preview, live=self.link.state))
+        # Counted before any later frame of this socket is handled (its `presence` among them).
+        self.arrived = await self._presence(presence.visitor_arrived, visitor_id=visitor.pk)
         self.heartbeat = asyncio.ensure_future(self._keep_presence())
 
     # --- presence: online, away (page hidden), gone ---
 
+    arrived = False  # this socket is in the visitor's count of open sockets
+    tab_hidden = False  # this socket's page is in a background tab, as it said last
+
     async def _keep_presence(self) -> None:
-        """Counted as open at hello, then seen every HEARTBEAT_SECONDS while the socket stays."""
-        await self._presence(presence.visitor_arrived, visitor_id=self.visitor.pk)
+        """Seen every HEARTBEAT_SECONDS while the socket stays."""
         while not self.closed:
             await asyncio.sleep(presence.HEARTBEAT_SECONDS)
             await self._presence(presence.visitor_seen, visitor_id=self.visitor.pk)
 
-    async def _presence(self, func, **kwargs) -> None:
+    async def _presence(self, func, **kwargs) -> bool:
         try:
             await self.call_service(func, **kwargs)
+            return True
         except Exception:  # presence is a courtesy: the database away must not end the socket
             log.warning("could not record a visitor's presence", exc_info=True)
+            return False
 
     async def on_presence(self, frame: protocol.Presence):
-        """Not answered: like typing, it is a state, not a request."""
-        await self.call_service(presence.visitor_seen, visitor_id=self.visitor.pk, hidden=frame.hidden)
+        """Not answered: like typing, it is a state, not a request. Counted once per change of this
+        socket's own state, so that one tab in front keeps the visitor online."""
+        if not self.arrived or frame.hidden == self.tab_hidden:
+            return
+        await self.call_service(presence.visitor_hidden, visitor_id=self.visitor.pk, hidden=frame.hidden)
+        self.tab_hidden = frame.hidden
 
     async def disconnect(self, code):
         heartbeat = getattr(self, "heartbeat", None)
         if heartbeat is not None:
             heartbeat.cancel()
-            await self._presence(presence.visitor_left, visitor_id=self.visitor.pk)
+        if self.arrived:
+            self.arrived = False
+            await self._presence(presence.visitor_left, visitor_id=self.visitor.pk, hidden=self.tab_hidden)
         await super().disconnect(code)
 
     # --- after the chat: rating, the transcript again ---

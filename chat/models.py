@@ -33,14 +33,14 @@ class Visitor(models.Model):
     email = models.EmailField(blank=True)
     language = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # Presence: an open widget socket writes ``last_seen_at`` at hello and then every
-    # ``services.PRESENCE_HEARTBEAT_SECONDS``; older than ``services.PRESENCE_GONE_SECONDS``, the visitor
-    # is gone. ``tab_hidden`` is what the widget said last: the page is in a background tab (away).
-    last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    tab_hidden = models.BooleanField(default=False)
-    # Widget sockets open now, across processes. A process that dies leaves it too high; the stale
-    # ``last_seen_at`` then says gone all the same, and the next hello starts the count again.
+    # Presence (chat/presence.py): an open widget socket writes ``last_seen_at`` at hello and then every
+    # ``presence.HEARTBEAT_SECONDS``; older than ``presence.GONE_SECONDS``, the visitor is gone.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    # Widget sockets open now, across processes, and how many of them are on a page in a background tab
+    # (all of them: away). A process that dies leaves the counts too high; the stale ``last_seen_at``
+    # then says gone all the same, and the next hello starts the counts again.
     sockets_open = models.PositiveIntegerField(default=0)
+    sockets_hidden = models.PositiveIntegerField(default=0)
 
     def __str__(self):
         return self.name or self.email or f"Visitor {self.pk}"

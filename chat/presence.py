@@ -1,8 +1,9 @@
 """Services of visitor presence: is the visitor online, away (the page in a background tab) or gone?
 
 Across processes, in the database: each open widget socket counts itself in ``Visitor.sockets_open``
-and writes ``last_seen_at`` at hello and every ``HEARTBEAT_SECONDS`` after. A visitor is gone when no
-socket is open or none has written for ``GONE_SECONDS`` (a process that died without saying so). A
+(and in ``sockets_hidden`` while its page is in a background tab) and writes ``last_seen_at`` at hello
+and every ``HEARTBEAT_SECONDS`` after. A visitor is away when every open socket's page is hidden, and
+gone when no socket is open or none has written for ``GONE_SECONDS`` (a process that died). A
 chat whose visitor has been gone for the admin's ``visitor_gone_minutes`` ends by itself
 (``chats_end_gone_visitors``, run every minute by the beat sweep).
 
@@ -11,7 +12,8 @@ A change of state is told to the agents of the visitor's open chat (``presence``
 
 from datetime import datetime, timedelta
 
-from django.db.models import BooleanField, Case, F, PositiveIntegerField, Q, Value, When
+from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from . import events
@@ -28,7 +30,7 @@ def state_of(visitor: Visitor, now: datetime | None = None) -> str:
     if (not visitor.sockets_open or visitor.last_seen_at is None
             or visitor.last_seen_at < now - timedelta(seconds=GONE_SECONDS)):
         return GONE
-    return AWAY if visitor.tab_hidden else ONLINE
+    return AWAY if visitor.sockets_hidden >= visitor.sockets_open else ONLINE
 
 
 def _open_chat(visitor_id: int) -> Chat | None:
@@ -37,7 +39,7 @@ def _open_chat(visitor_id: int) -> Chat | None:
 
 
 _COUNT = PositiveIntegerField()
-_PRESENCE_FIELDS = ("sockets_open", "last_seen_at", "tab_hidden")
+_PRESENCE_FIELDS = ("sockets_open", "sockets_hidden", "last_seen_at")
 
 
 def _read(visitor_id: int) -> Visitor:
@@ -66,31 +68,42 @@ def _stale(now: datetime) -> Q:
     return Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=now - timedelta(seconds=GONE_SECONDS))
 
 
+def _less(field: str) -> Case:
+    return Case(When(**{f"{field}__gt": 0}, then=F(field) - 1), default=Value(0), output_field=_COUNT)
+
+
 def visitor_arrived(*, visitor_id: int) -> str:
-    """A widget socket said hello. A count left high by a process that died (nothing seen for
-    GONE_SECONDS) is started again, and so is "hidden", which a tab closed in the background left."""
+    """A widget socket said hello (on a page in front: a socket says when its page is hidden). Counts
+    left high by a process that died (nothing seen for GONE_SECONDS) start again."""
     stale = _stale(timezone.now())
-    return _change(visitor_id, sockets_open=Case(When(stale, then=Value(1)), default=F("sockets_open") + 1,
-                                                 output_field=_COUNT),
-                   tab_hidden=Case(When(stale, then=Value(False)), default=F("tab_hidden"),
-                                   output_field=BooleanField()))
+    return _change(visitor_id,
+                   sockets_open=Case(When(stale, then=Value(1)), default=F("sockets_open") + 1, output_field=_COUNT),
+                   sockets_hidden=Case(When(stale, then=Value(0)), default=F("sockets_hidden"), output_field=_COUNT))
 
 
-def visitor_seen(*, visitor_id: int, hidden: bool | None = None) -> str:
-    """A heartbeat of an open socket, or the widget saying its page went to the background
-    (``hidden``) or came back. A heartbeat from a socket the count lost (its process restarted) counts
-    it again."""
-    update = {"sockets_open": Case(When(sockets_open=0, then=Value(1)), default=F("sockets_open"),
-                                   output_field=_COUNT)}
-    if hidden is not None:
-        update["tab_hidden"] = hidden
+def visitor_seen(*, visitor_id: int) -> None:
+    """The heartbeat of an open socket: one UPDATE, nothing read (every socket sends one every
+    HEARTBEAT_SECONDS). A socket the count lost (its process restarted) is counted again."""
+    Visitor.objects.filter(pk=visitor_id).update(
+        last_seen_at=timezone.now(),
+        sockets_open=Case(When(sockets_open=0, then=Value(1)), default=F("sockets_open"), output_field=_COUNT))
+
+
+def visitor_hidden(*, visitor_id: int, hidden: bool) -> str:
+    """One socket's page went to a background tab (``hidden``) or came back; the consumer calls this
+    only when that socket's own state changed."""
+    if hidden:
+        return _change(visitor_id, sockets_hidden=Least(F("sockets_hidden") + 1, F("sockets_open"),
+                                                        output_field=_COUNT))
+    return _change(visitor_id, sockets_hidden=_less("sockets_hidden"))
+
+
+def visitor_left(*, visitor_id: int, hidden: bool) -> str:
+    """A widget socket closed (``hidden``: its page was in a background tab)."""
+    update = {"sockets_open": _less("sockets_open")}
+    if hidden:
+        update["sockets_hidden"] = _less("sockets_hidden")
     return _change(visitor_id, **update)
-
-
-def visitor_left(*, visitor_id: int) -> str:
-    """A widget socket closed."""
-    return _change(visitor_id, sockets_open=Case(When(sockets_open__gt=0, then=F("sockets_open") - 1),
-                                                 default=Value(0), output_field=_COUNT))
 
 
 def gone_minutes() -> int:

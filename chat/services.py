@@ -359,10 +359,17 @@ def _end(chat: Chat, note: str, *, by: AbstractBaseUser | None) -> None:
 
 
 def publish_details(chat: Chat) -> None:
-    """Tell the chat's agents its header and pane changed (``details`` without the personal parts)."""
-    found = details.chat_details(chat.public_id, agent_id=None, choices=False)
-    if found is not None:
-        events.publish_details(found)
+    """Tell the chat's agents its header and pane changed (``details`` without the personal parts),
+    read once the change has committed: not while the transaction holds the chat's row, for which the
+    chat's messages would wait."""
+    public_id = chat.public_id
+
+    def read_and_publish():
+        found = details.chat_details(public_id, agent_id=None, choices=False)
+        if found is not None:
+            events.publish_details(found)
+
+    transaction.on_commit(read_and_publish, robust=True)
 
 
 def _chat_for(actor: Actor, chat_public_id: str, *, lock: bool = False) -> Chat:

@@ -78,6 +78,17 @@ def redis_layer(settings, _memory_layer_by_default):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """What a process keeps for a few seconds (the typing preview setting, label suggestions) is not
+    carried from one test's database into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _rate_limits_in_memory(settings):
     """Rate limits (chat/limits.py) count in this process's memory, from zero in each test, with their
     defaults unless the test sets RATE_LIMITS; ``limits_on_redis`` counts them in Redis instead."""

@@ -118,6 +118,27 @@ class TestTicketPage:
         kinds = set(ticket.timeline.values_list("kind", flat=True))
         assert {TicketEvent.Kind.RESOLVED, TicketEvent.Kind.DEPARTMENT, TicketEvent.Kind.LABELLED} <= kinds
 
+    def test_a_department_chosen_for_a_chats_ticket_moves_the_chat_too(self, admin_client):
+        chat = start_chat()
+        billing = DepartmentFactory(name="Billing")
+        ticket = Ticket.objects.get(pk=chat.ticket_id)
+        data = {
+            "subject": ticket.subject, "status": "open", "department": billing.pk, "labels": [],
+            "requester_name": ticket.requester_name, "requester_email": ticket.requester_email, "language": "",
+            "timeline-TOTAL_FORMS": "0", "timeline-INITIAL_FORMS": "0",
+            "transcript_emails-TOTAL_FORMS": "0", "transcript_emails-INITIAL_FORMS": "0",
+        }
+        response = admin_client.post(f"/admin/tickets/ticket/{ticket.pk}/change/", data)
+        assert response.status_code == 302, response.content.decode()[:3000]
+        chat.refresh_from_db()
+        assert chat.department_id == billing.pk == Ticket.objects.get(pk=ticket.pk).department_id
+        assert ticket.timeline.filter(kind=TicketEvent.Kind.DEPARTMENT).count() == 1
+
+    def test_a_chat_is_not_edited_in_admin(self, admin_client):
+        chat = start_chat()
+        page = admin_client.get(f"/admin/chat/chat/{chat.pk}/change/").content.decode()
+        assert 'name="department"' not in page and 'name="status"' not in page
+
     def test_tickets_and_chats_are_not_added_by_hand(self, admin_client):
         assert admin_client.get("/admin/tickets/ticket/add/").status_code == 403
         assert admin_client.get("/admin/chat/chat/add/").status_code == 403

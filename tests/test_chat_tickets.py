@@ -110,6 +110,17 @@ class TestEndingStoresTheTranscript:
                                                  visitor_id=chat.visitor_id) == "sam@example.com"
         assert sorted(ticket.transcript_emails.values_list("reason", flat=True)) == ["agent", "visitor"]
 
+    def test_the_same_request_at_once_is_answered_by_the_email_on_its_way(self):
+        chat, agent = accepted_chat()
+        services.chat_end(chat_public_id=chat.public_id, actor=Actor.for_agent(agent))
+        first = ticket_actions.transcript_send(chat_public_id=chat.public_id, agent=agent)
+        assert ticket_actions.transcript_send(chat_public_id=chat.public_id, agent=agent) == first
+        ticket_actions.transcript_request(chat_public_id=chat.public_id, visitor_id=chat.visitor_id)
+        reasons = TranscriptEmail.objects.filter(ticket_id=chat.ticket_id).values_list("reason", flat=True)
+        assert sorted(reasons) == ["agent", "auto", "visitor"]
+        a_while_ago(chat)
+        assert ticket_actions.transcript_send(chat_public_id=chat.public_id, agent=agent) != first
+
     def test_transcript_again_only_after_the_end_and_not_endlessly(self):
         chat, agent = accepted_chat()
         with pytest.raises(InvalidInput, match="when the chat ends"):
@@ -117,8 +128,15 @@ class TestEndingStoresTheTranscript:
         services.chat_end(chat_public_id=chat.public_id, actor=Actor.for_agent(agent))
         for _ in range(5):
             ticket_actions.transcript_request(chat_public_id=chat.public_id, visitor_id=chat.visitor_id)
+            a_while_ago(chat)
         with pytest.raises(InvalidInput, match="several times"):
             ticket_actions.transcript_request(chat_public_id=chat.public_id, visitor_id=chat.visitor_id)
+
+
+def a_while_ago(chat):
+    """The chat's transcript emails were asked for a minute ago: a request now is a new one."""
+    TranscriptEmail.objects.filter(ticket_id=chat.ticket_id).update(
+        requested_at=timezone.now() - timedelta(minutes=1))
 
 
 class TestLabels:
@@ -242,12 +260,30 @@ class TestPresence:
         visitor = VisitorFactory()
         assert presence.visitor_arrived(visitor_id=visitor.pk) == presence.ONLINE
         assert presence.visitor_arrived(visitor_id=visitor.pk) == presence.ONLINE  # a second tab
-        assert presence.visitor_seen(visitor_id=visitor.pk, hidden=True) == presence.AWAY
-        assert presence.visitor_left(visitor_id=visitor.pk) == presence.AWAY  # one tab still open
-        assert presence.visitor_left(visitor_id=visitor.pk) == presence.GONE
-        # Back later: the tab that was hidden when it closed no longer counts.
-        Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=timezone.now() - timedelta(minutes=5))
+        assert presence.visitor_hidden(visitor_id=visitor.pk, hidden=True) == presence.ONLINE, "one tab in front"
+        assert presence.visitor_hidden(visitor_id=visitor.pk, hidden=True) == presence.AWAY  # both hidden
+        assert presence.visitor_hidden(visitor_id=visitor.pk, hidden=False) == presence.ONLINE
+        assert presence.visitor_left(visitor_id=visitor.pk, hidden=False) == presence.AWAY  # the hidden one stays
+        assert presence.visitor_left(visitor_id=visitor.pk, hidden=True) == presence.GONE
+        back = Visitor.objects.get(pk=visitor.pk)
+        assert (back.sockets_open, back.sockets_hidden) == (0, 0)
         assert presence.visitor_arrived(visitor_id=visitor.pk) == presence.ONLINE
+
+    def test_closing_a_hidden_tab_leaves_the_one_in_front_online(self):
+        visitor = VisitorFactory()
+        presence.visitor_arrived(visitor_id=visitor.pk)
+        presence.visitor_arrived(visitor_id=visitor.pk)
+        presence.visitor_hidden(visitor_id=visitor.pk, hidden=True)
+        assert presence.visitor_left(visitor_id=visitor.pk, hidden=True) == presence.ONLINE
+
+    def test_a_heartbeat_is_one_write_that_keeps_the_visitor_here(self, django_assert_num_queries):
+        visitor = VisitorFactory()
+        presence.visitor_arrived(visitor_id=visitor.pk)
+        Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=timezone.now() - timedelta(seconds=60))
+        with django_assert_num_queries(1):
+            presence.visitor_seen(visitor_id=visitor.pk)
+        assert presence.state_of(Visitor.objects.get(pk=visitor.pk),
+                                 timezone.now() + timedelta(seconds=presence.GONE_SECONDS - 5)) == presence.ONLINE
 
     def test_a_count_left_by_a_dead_process_goes_stale(self):
         visitor = VisitorFactory()
@@ -255,9 +291,11 @@ class TestPresence:
         visitor.refresh_from_db()
         later = timezone.now() + timedelta(seconds=presence.GONE_SECONDS + 1)
         assert presence.state_of(visitor, later) == presence.GONE
-        Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=timezone.now() - timedelta(minutes=5))
+        Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=timezone.now() - timedelta(minutes=5),
+                                                     sockets_hidden=1)
         presence.visitor_arrived(visitor_id=visitor.pk)
-        assert Visitor.objects.get(pk=visitor.pk).sockets_open == 1, "the count starts again"
+        again = Visitor.objects.get(pk=visitor.pk)
+        assert (again.sockets_open, again.sockets_hidden) == (1, 0), "the counts start again"
 
 
 class TestVisitorGone:

@@ -9,11 +9,13 @@ import json
 import logging
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from django.utils import timezone
 
 from chat import limits, services
 from chat.models import Chat, Message, PageView, RateLimit, Visitor
@@ -341,6 +343,8 @@ async def transcript_visitor(rule):
     for _ in range(LIMIT):
         await socket.send({"type": "transcript.request", "chat": chat})
         await socket.expect("transcript.requested")
+        await database_sync_to_async(lambda: TranscriptEmail.objects.update(  # each a new request
+            requested_at=timezone.now() - timedelta(minutes=1)))()
     await socket.send({"type": "transcript.request", "chat": chat})
     await refused(socket, "transcript.request", chat=chat)
     assert await database_sync_to_async(

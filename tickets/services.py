@@ -6,7 +6,7 @@ out?") leaves a ``TicketEvent`` on the ticket's timeline, written by the same ca
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -31,6 +31,8 @@ MAX_LABELS_PER_TICKET = 20
 MAX_RATING_COMMENT_CHARS = 1000
 # A visitor may ask for the transcript again this many times per ticket (an agent is not limited).
 MAX_VISITOR_TRANSCRIPT_REQUESTS = 5
+# The same request (reason and address) within this long is the same request, answered with its email.
+REQUEST_AGAIN_WINDOW = timedelta(seconds=10)
 
 
 def _name(user: AbstractBaseUser | None) -> str:
@@ -284,6 +286,13 @@ def transcript_email_request(*, ticket_id: int, reason: str, to: str | None = No
     if not to:
         event_record(ticket, TicketEvent.Kind.EMAIL_SKIPPED, "Not sent: no email address was given.", actor=by)
         return None
+    if reason != TranscriptEmail.Reason.AUTOMATIC:
+        # The same request again at once (a double click, a call retried after its commit went through
+        # but its answer was lost): the email already on its way answers it.
+        again = ticket.transcript_emails.filter(reason=reason, to=to,
+                                                requested_at__gte=timezone.now() - REQUEST_AGAIN_WINDOW).first()
+        if again is not None:
+            return again
     if reason == TranscriptEmail.Reason.VISITOR:
         asked = ticket.transcript_emails.filter(reason=TranscriptEmail.Reason.VISITOR).count()
         if asked >= MAX_VISITOR_TRANSCRIPT_REQUESTS:

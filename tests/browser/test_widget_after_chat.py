@@ -266,11 +266,11 @@ def test_the_agent_sees_the_visitor_away_while_the_site_is_in_a_background_tab(h
     assert site.evaluate("document.visibilityState") == "hidden"
     assert frame.evaluate("document.visibilityState") == "hidden"
     agent.wait_for(presence_is, [chat, "away"])
-    assert Visitor.objects.get().tab_hidden is True
+    assert Visitor.objects.get().sockets_hidden == 1
 
     # Back to the site's tab: online again.
     agent.forget()
     site.bring_to_front()
     assert site.evaluate("document.visibilityState") == "visible"
     agent.wait_for(presence_is, [chat, "online"])
-    assert Visitor.objects.get().tab_hidden is False
+    assert Visitor.objects.get().sockets_hidden == 0
