@@ -29,6 +29,7 @@ from . import calls, details, events, limits, live, permissions, presence, proto
 from .calls import db
 from .coalesce import LatestOnly
 from .errors import ChatError, NotFound
+from .heartbeat import heartbeat
 from .network import client_ip
 from .permissions import is_agent
 
@@ -294,20 +295,17 @@ class VisitorConsumer(FrameConsumer):
         self.greeted = True
         await self.send_frame(events.welcome(token=token, visitor=visitor, departments=departments, chat=chat,
                                              typing_preview=typing_preview, live=self.link.state))
-        # Counted before any later frame of this socket is handled (its `presence` among them).
+        # Counted before any later frame of this socket is handled (its `presence` among them), then
+        # seen with this process's other sockets (chat/heartbeat.py) while it stays.
         self.arrived = await self._presence(presence.visitor_arrived, visitor_id=visitor.pk)
-        self.heartbeat = asyncio.ensure_future(self._keep_presence())
+        heartbeat().register(visitor.pk)
+        self.beating = True
 
     # --- presence: online, away (page hidden), gone ---
 
     arrived = False  # this socket is in the visitor's count of open sockets
+    beating = False  # and in this process's heartbeat
     tab_hidden = False  # this socket's page is in a background tab, as it said last
-
-    async def _keep_presence(self) -> None:
-        """Seen every HEARTBEAT_SECONDS while the socket stays."""
-        while not self.closed:
-            await asyncio.sleep(presence.HEARTBEAT_SECONDS)
-            await self._presence(presence.visitor_seen, visitor_id=self.visitor.pk)
 
     async def _presence(self, func, **kwargs) -> bool:
         try:
@@ -326,9 +324,9 @@ class VisitorConsumer(FrameConsumer):
         self.tab_hidden = frame.hidden
 
     async def disconnect(self, code):
-        heartbeat = getattr(self, "heartbeat", None)
-        if heartbeat is not None:
-            heartbeat.cancel()
+        if self.beating:
+            self.beating = False
+            heartbeat().unregister(self.visitor.pk)
         if self.arrived:
             self.arrived = False
             await self._presence(presence.visitor_left, visitor_id=self.visitor.pk, hidden=self.tab_hidden)

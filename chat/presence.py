@@ -81,10 +81,10 @@ def visitor_arrived(*, visitor_id: int) -> str:
                    sockets_hidden=Case(When(stale, then=Value(0)), default=F("sockets_hidden"), output_field=_COUNT))
 
 
-def visitor_seen(*, visitor_id: int) -> None:
-    """The heartbeat of an open socket: one UPDATE, nothing read (every socket sends one every
-    HEARTBEAT_SECONDS). A socket the count lost (its process restarted) is counted again."""
-    Visitor.objects.filter(pk=visitor_id).update(
+def visitors_seen(*, visitor_ids: list[int]) -> None:
+    """The heartbeat of a process's open widget sockets (chat/heartbeat.py): one UPDATE for all their
+    visitors, nothing read. A visitor the count lost (a process restarted) is counted again."""
+    Visitor.objects.filter(pk__in=visitor_ids).update(
         last_seen_at=timezone.now(),
         sockets_open=Case(When(sockets_open=0, then=Value(1)), default=F("sockets_open"), output_field=_COUNT))
 

@@ -276,14 +276,15 @@ class TestPresence:
         presence.visitor_hidden(visitor_id=visitor.pk, hidden=True)
         assert presence.visitor_left(visitor_id=visitor.pk, hidden=True) == presence.ONLINE
 
-    def test_a_heartbeat_is_one_write_that_keeps_the_visitor_here(self, django_assert_num_queries):
-        visitor = VisitorFactory()
-        presence.visitor_arrived(visitor_id=visitor.pk)
-        Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=timezone.now() - timedelta(seconds=60))
+    def test_a_heartbeat_is_one_write_for_all_that_keeps_the_visitors_here(self, django_assert_num_queries):
+        visitors = [VisitorFactory() for _ in range(3)]
+        for visitor in visitors:
+            presence.visitor_arrived(visitor_id=visitor.pk)
+        Visitor.objects.update(last_seen_at=timezone.now() - timedelta(seconds=60))
         with django_assert_num_queries(1):
-            presence.visitor_seen(visitor_id=visitor.pk)
-        assert presence.state_of(Visitor.objects.get(pk=visitor.pk),
-                                 timezone.now() + timedelta(seconds=presence.GONE_SECONDS - 5)) == presence.ONLINE
+            presence.visitors_seen(visitor_ids=[v.pk for v in visitors])
+        soon = timezone.now() + timedelta(seconds=presence.GONE_SECONDS - 5)
+        assert {presence.state_of(v, soon) for v in Visitor.objects.all()} == {presence.ONLINE}
 
     def test_a_count_left_by_a_dead_process_goes_stale(self):
         visitor = VisitorFactory()

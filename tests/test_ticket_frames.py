@@ -1,6 +1,8 @@
 """The chat header, properties pane, rating, transcript and presence frames over real sockets, on the
 in-memory and the Redis layer."""
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -179,3 +181,35 @@ async def test_agents_see_the_visitor_go_away_come_back_and_leave(layer):
     await visitor.close()
     await agent.expect("presence", chat=chat["id"], state="gone")
     await agent.close()
+
+
+async def test_one_heartbeat_keeps_every_open_widget_of_the_process_here(layer, monkeypatch):
+    from chat import heartbeat as heartbeats
+    from chat import presence
+    from chat.models import Visitor
+
+    monkeypatch.setattr(presence, "HEARTBEAT_SECONDS", 0.05)
+    sockets = [(await live.visitor())[0] for _ in range(3)]
+    ids = await database_sync_to_async(lambda: list(Visitor.objects.values_list("pk", flat=True)))()
+    for _ in range(200):  # each registers once its hello is counted, just after its welcome
+        if sorted(heartbeats.heartbeat().visitors) == sorted(ids):
+            break
+        await asyncio.sleep(0.02)
+    assert sorted(heartbeats.heartbeat().visitors) == sorted(ids)
+
+    @database_sync_to_async
+    def all_seen_since(moment) -> bool:
+        return Visitor.objects.filter(last_seen_at__gt=moment).count() == len(ids)
+
+    from django.utils import timezone
+
+    moment = timezone.now()
+    for _ in range(200):  # beats every 50 ms: a few of them
+        if await all_seen_since(moment):
+            break
+        await asyncio.sleep(0.02)
+    assert await all_seen_since(moment)
+    for socket in sockets:
+        await socket.close()
+    assert not heartbeats.heartbeat().visitors, "a closed socket is no longer beaten for"
+
