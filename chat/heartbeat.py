@@ -10,11 +10,11 @@ HEARTBEAT_SECONDS while any is registered.
 
 import asyncio
 import logging
-import weakref
 from collections import Counter
 
 from . import presence
 from .calls import db
+from .live import per_loop
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +46,5 @@ class Heartbeat:
                 log.warning("could not record that %s visitors are still here", len(ids), exc_info=True)
 
 
-_beats: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Heartbeat]" = weakref.WeakKeyDictionary()
-
-
-def heartbeat() -> Heartbeat:
-    """This event loop's heartbeat (one per process under daphne; one per test's loop in tests)."""
-    loop = asyncio.get_running_loop()
-    found = _beats.get(loop)
-    if found is None:
-        found = _beats[loop] = Heartbeat()
-    return found
+# This event loop's heartbeat (one per process under daphne; one per test's loop in tests).
+heartbeat = per_loop(Heartbeat)

@@ -157,13 +157,20 @@ class QuietOutage(logging.Filter):
         return not isinstance(error, (RedisConnectionError, ConnectionError, OSError))
 
 
-_links: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Link]" = weakref.WeakKeyDictionary()
+def per_loop(factory):
+    """A getter of one ``factory()`` object per running event loop (daphne runs one loop; each test has
+    its own): state that lives with the loop's connections and tasks."""
+    objects: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def get():
+        loop = asyncio.get_running_loop()
+        found = objects.get(loop)
+        if found is None:
+            found = objects[loop] = factory()
+        return found
+
+    return get
 
 
-def link() -> Link:
-    """This event loop's link (daphne runs one loop; each test has its own)."""
-    loop = asyncio.get_running_loop()
-    found = _links.get(loop)
-    if found is None:
-        found = _links[loop] = Link()
-    return found
+link = per_loop(Link)
+link.__doc__ = "This event loop's link."
