@@ -564,14 +564,16 @@ class AgentConsumer(FrameConsumer):
 
     # --- the chat header and properties pane: details, labels, stars, department, assignee ---
 
-    async def send_details(self, chat_public_id: str) -> None:
-        found = await db(details.chat_details)(chat_public_id, agent_id=self.user.pk)
+    async def send_details(self, chat_public_id: str, *, choices: bool = False) -> None:
+        """The details with this agent's star; with ``choices`` (what the pane offers) only when the
+        whole picture was asked for: the client keeps them across the answers to its changes."""
+        found = await db(details.chat_details)(chat_public_id, agent_id=self.user.pk, choices=choices)
         if found is None:
             raise NotFound("No such chat.")
         await self.send_frame(events.details_frame(found))
 
     async def on_chatdetails(self, frame: protocol.ChatDetails):
-        await self.send_details(frame.chat)
+        await self.send_details(frame.chat, choices=True)
 
     async def on_chatlabel(self, frame: protocol.ChatLabel):
         await self.call_service(ticket_actions.chat_label, chat_public_id=frame.chat, agent=self.user,

@@ -7,7 +7,6 @@ from datetime import datetime
 from functools import lru_cache
 
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db.models import Count, Q
 
 from tickets import services as ticket_services
@@ -19,8 +18,6 @@ from .permissions import AGENT_PERMISSION
 
 EARLIER_CHATS_LIMIT = 10
 LABEL_SUGGESTIONS_LIMIT = 50
-LABEL_SUGGESTIONS_CACHE_SECONDS = 10
-LABEL_SUGGESTIONS_CACHE_KEY = "chat:label_suggestions"
 
 
 @dataclass(frozen=True)
@@ -96,14 +93,10 @@ def agents_to_assign() -> list:
 
 
 def label_suggestions() -> list[str]:
-    """The labels most used, for the add-label box; counted across every ticket, so kept for
-    LABEL_SUGGESTIONS_CACHE_SECONDS per process (a new label shows in others' suggestions that late)."""
-    found = cache.get(LABEL_SUGGESTIONS_CACHE_KEY)
-    if found is None:
-        found = list(Label.objects.annotate(used=Count("tickets")).order_by("-used", "name")
-                     .values_list("name", flat=True)[:LABEL_SUGGESTIONS_LIMIT])
-        cache.set(LABEL_SUGGESTIONS_CACHE_KEY, found, LABEL_SUGGESTIONS_CACHE_SECONDS)
-    return found
+    """The labels most used, for the add-label box. Counted across every ticket: asked for only with
+    the whole picture (``chat.details``), not with the answer to each change."""
+    return list(Label.objects.annotate(used=Count("tickets")).order_by("-used", "name")
+                .values_list("name", flat=True)[:LABEL_SUGGESTIONS_LIMIT])
 
 
 def transcript_skipped(ticket: Ticket) -> str | None:
