@@ -576,3 +576,8 @@ def publish_rated(chat: Chat, rating: str, comment: str) -> None:
 
 def transcript_requested_frame(chat_public_id: str, to: str) -> dict:
     return {"type": "transcript.requested", "chat": chat_public_id, "to": to}
+
+
+def preview_frame(ref: str, html: str) -> dict:
+    """The answer to ``message.preview``: the draft's HTML as a sent message would have it."""
+    return {"type": "preview", "ref": ref, "html": html}

@@ -120,6 +120,7 @@ RULES = [
     Rule("presence.socket", "presence", "socket", 30, 60, "presence frames (page hidden or shown)"),
     Rule("rating.visitor", "rating", "visitor", 10, 600, "ratings given (chat.rate)"),
     Rule("transcript.visitor", "transcript", "visitor", 5, 600, "transcripts asked for (transcript.request)"),
+    Rule("preview.socket", "preview", "socket", 120, 60, "reply previews (message.preview) of an agent socket"),
     Rule("ticket_edit.socket", "ticket_edit", "socket", 120, 60,
          "details, labels, stars, departments, assignments and transcripts sent by an agent socket"),
     Rule("watch_bytes.agent", "watch", "agent", 128 * MiB, 60, "bytes of messages in chat.watch answers", True),
@@ -142,6 +143,7 @@ _REFUSALS = {
     "rating": "Too many ratings. Try again in {wait} s.",
     "transcript": "The transcript was asked for several times. Try again in {wait} s.",
     "ticket_edit": "Too many changes at once. Try again in {wait} s.",
+    "preview": "Too many previews. Try again in {wait} s.",
     "login": "Too many failed logins. Please try again in {minutes}.",
 }
 
@@ -157,6 +159,8 @@ def _action(kind: str, frame) -> str | None:
                 "transcript.request": "transcript"}.get(wire)
     if wire in _TICKET_EDITS:
         return "ticket_edit"
+    if wire == "message.preview":
+        return "preview"
     return {"typing": "typing", "chat.watch": "watch"}.get(wire)
 
 

@@ -218,6 +218,15 @@ class ChatDepartment:
 
 
 @dataclass(frozen=True)
+class MessagePreview:
+    """An agent's draft reply, to be shown as the server will format it; ``ref`` comes back with it."""
+
+    WIRE_TYPE: ClassVar[str] = "message.preview"
+    text: str
+    ref: str
+
+
+@dataclass(frozen=True)
 class TranscriptSend(ChatRef):
     """An agent sends an ended chat's transcript to the visitor again."""
 
@@ -397,6 +406,7 @@ AGENT_FRAMES: dict[str, Callable[[dict], object]] = {
     "chat.assign": lambda d: ChatAssign(_chat(d), _int(d, "agent", minimum=1)),
     "chat.department": parse_chat_department,
     "transcript.send": lambda d: TranscriptSend(_chat(d)),
+    "message.preview": lambda d: MessagePreview(_text(d, "text"), _str(d, "ref", max_len=64, required=False) or ""),
     "ping": lambda d: Ping(),
 }
 

@@ -352,6 +352,17 @@ async def transcript_visitor(rule):
     return [socket]
 
 
+async def preview_socket(rule):
+    user = await database_sync_to_async(AgentFactory)()
+    socket = await agent(user)
+    for n in range(LIMIT):
+        await socket.send({"type": "message.preview", "text": f"**draft {n}**", "ref": f"p{n}"})
+        await socket.expect("preview", ref=f"p{n}")
+    await socket.send({"type": "message.preview", "text": "one more", "ref": "over"})
+    await refused(socket, "message.preview")
+    return [socket]
+
+
 async def ticket_edit_socket(rule):
     user = await database_sync_to_async(AgentFactory)()
     socket = await agent(user)
@@ -455,6 +466,7 @@ CASES = {
     "presence.socket": presence_socket,
     "rating.visitor": rating_visitor,
     "transcript.visitor": transcript_visitor,
+    "preview.socket": preview_socket,
     "ticket_edit.socket": ticket_edit_socket,
     "watch_bytes.agent": watch_bytes_agent,
     "sockets.ip": sockets_ip,

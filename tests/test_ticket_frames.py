@@ -213,3 +213,29 @@ async def test_one_heartbeat_keeps_every_open_widget_of_the_process_here(layer, 
         await socket.close()
     assert not heartbeats.heartbeat().visitors, "a closed socket is no longer beaten for"
 
+
+
+async def test_the_reply_preview_is_the_html_the_message_will_have(layer):
+    user, agent, visitor, chat = await a_chat_with_an_agent()
+    text = "**Bold**, *it*, `<script>` and a [link](https://shop.example/a)\n\n```\n<b>as typed</b> &amp;\n```"
+    await agent.send({"type": "message.preview", "text": text, "ref": "p-1"})
+    preview = await agent.expect("preview", ref="p-1")
+    assert "<strong>Bold</strong>" in preview["html"] and "<em>it</em>" in preview["html"]
+    assert "<code>&lt;script&gt;</code>" in preview["html"], "code shows what was typed, escaped once"
+    assert "&lt;b&gt;as typed&lt;/b&gt; &amp;amp;" in preview["html"]
+    assert 'rel="noopener noreferrer nofollow"' in preview["html"] and 'target="_blank"' in preview["html"]
+    await agent.send({"type": "message.send", "chat": chat["id"], "client_id": "sent-1", "text": text})
+    ack = await agent.expect("message.ack", **{"message.client_id": "sent-1"})
+    assert ack["message"]["html"] == preview["html"], "what the preview showed is what was sent"
+
+    await agent.send({"type": "message.preview", "text": "<img src=x onerror=alert(1)> hi", "ref": "p-2"})
+    assert "<img" not in (await agent.expect("preview", ref="p-2"))["html"]
+    await agent.send({"type": "message.preview", "text": "> " * 40 + "deep", "ref": "p-3"})
+    refused = await agent.expect("error", frame="message.preview")
+    assert refused["code"] == "invalid" and "nested" in refused["message"]
+    await agent.send({"type": "message.preview", "text": "  \n", "ref": "p-4"})
+    assert (await agent.expect("preview", ref="p-4"))["html"] == ""
+    await visitor.send({"type": "message.preview", "text": "hi"})
+    assert (await visitor.expect("error"))["code"] == "unknown_type", "agents only"
+    for socket in (agent, visitor):
+        await socket.close()

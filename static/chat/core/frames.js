@@ -123,6 +123,11 @@ export function transcriptSend(chat) {
   return { type: "transcript.send", chat };
 }
 
+/** The reply box's preview: answered with `preview` carrying the same `ref`. */
+export function messagePreview(text, ref = "") {
+  return ref ? { type: "message.preview", text, ref } : { type: "message.preview", text };
+}
+
 // --- Both ---------------------------------------------------------------------------------------------
 
 /** A message in a chat: Markdown from an agent, plain text from a visitor. */

@@ -133,6 +133,8 @@ describe("agent frames", () => {
       frames.chatDepartment("K7", null),
       frames.chatAssign("K7", 3),
       frames.transcriptSend("K7"),
+      frames.messagePreview("**hi**", "p-1"),
+      frames.messagePreview("**hi**"),
     ]) {
       assertDocumented(AGENT, frame);
     }
