@@ -574,7 +574,6 @@ class AgentConsumer(FrameConsumer):
         )
         await self.send_frame(events.chat_frame_for_agent(chat))
 
-
     # --- the chat header and properties pane: details, labels, stars, department, assignee ---
 
     async def send_details(self, chat_public_id: str, *, choices: bool = False) -> None:
