@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from django.db import InterfaceError, OperationalError, connection
 
 from . import events, rendering, services
-from .errors import ChatError
+from .errors import ChatError, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,19 @@ async def rendered(actor: "services.Actor", text: str) -> rendering.Rendered | N
         return None
     format = services.message_format(actor)
     return rendering.render_in_place(format, text) or await rendering.render_async(format, text)
+
+
+async def preview(actor: "services.Actor", text: str) -> str:
+    """The HTML ``text`` would have as this actor's message, made as ``rendered`` makes it; "" for an
+    empty text. Raises ``InvalidInput`` for a text the service would refuse (too long, past the
+    formatting limits), with the same reason."""
+    if not text.strip():
+        return ""
+    services.check_message_text(text)
+    found = await rendered(actor, text)
+    if found.refusal:
+        raise InvalidInput(found.refusal)
+    return found.html
 
 
 def _finished(task: asyncio.Task) -> None:

@@ -34,14 +34,13 @@ from . import (
     permissions,
     presence,
     protocol,
-    rendering,
     selectors,
     services,
     ticket_actions,
 )
 from .calls import db
 from .coalesce import LatestOnly
-from .errors import ChatError, InvalidInput, NotFound
+from .errors import ChatError, NotFound
 from .heartbeat import heartbeat
 from .network import client_ip
 from .permissions import is_agent
@@ -610,13 +609,8 @@ class AgentConsumer(FrameConsumer):
     async def on_messagepreview(self, frame: protocol.MessagePreview):
         """The reply box's preview: the server's own renderer, off the database thread, nothing stored.
         A text past the formatting limits is refused as sending it would be."""
-        text = frame.text.strip("\n")
-        if len(text) > services.MAX_MESSAGE_CHARS:
-            raise InvalidInput(f"A message can be at most {services.MAX_MESSAGE_CHARS:,} characters long.")
-        rendered = await rendering.render_async(rendering.MARKDOWN, text) if text.strip() else None
-        if rendered is not None and rendered.refusal:
-            raise InvalidInput(rendered.refusal)
-        await self.send_frame(events.preview_frame(frame.ref, rendered.html if rendered else ""))
+        html = await calls.preview(services.Actor.for_agent(self.user), frame.text)
+        await self.send_frame(events.preview_frame(frame.ref, html))
 
     async def on_transcriptsend(self, frame: protocol.TranscriptSend):
         await self.call_service(ticket_actions.transcript_send, chat_public_id=frame.chat, agent=self.user)

@@ -233,6 +233,8 @@ async def test_the_reply_preview_is_the_html_the_message_will_have(layer):
     await agent.send({"type": "message.preview", "text": "> " * 40 + "deep", "ref": "p-3"})
     refused = await agent.expect("error", frame="message.preview")
     assert refused["code"] == "invalid" and "nested" in refused["message"]
+    await agent.send({"type": "message.preview", "text": "x" * 5001, "ref": "p-5"})
+    assert "at most 5,000" in (await agent.expect("error", frame="message.preview"))["message"]
     await agent.send({"type": "message.preview", "text": "  \n", "ref": "p-4"})
     assert (await agent.expect("preview", ref="p-4"))["html"] == ""
     await visitor.send({"type": "message.preview", "text": "hi"})
