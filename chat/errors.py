@@ -38,3 +38,15 @@ class RateLimited(ChatError):
     def __init__(self, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TooLarge(ChatError):
+    """A file past the admin's size limit."""
+
+    code = "too_large"
+
+
+class Unsupported(ChatError):
+    """A file of a kind the helpdesk does not take (or the admin does not allow)."""
+
+    code = "unsupported_type"

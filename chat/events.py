@@ -76,10 +76,27 @@ def message_frame(message: Message, chat_public_id: str) -> dict:
             "event": message.event,
             "client_id": message.client_id,
             "html": message.html,
+            "attachment": attachment_of(message.attachment) if message.attachment_id else None,
             "created_at": _time(message.created_at),
             "delivered_at": _time(message.delivered_at),
             "read_at": _time(message.read_at),
         },
+    }
+
+
+def attachment_of(attachment) -> dict:
+    """A file a message carries. The URLs are paths on the helpdesk's origin; who may open them is
+    the file view's to check (chat/attachments/views.py)."""
+    return {
+        "ref": attachment.ref,
+        "name": attachment.name,
+        "kind": attachment.kind,
+        "type": attachment.content_type.split(";", 1)[0],
+        "size": attachment.size,
+        "width": attachment.width,
+        "height": attachment.height,
+        "url": f"/files/{attachment.ref}/",
+        "thumbnail_url": f"/files/{attachment.ref}/thumbnail/" if attachment.thumbnail_key else None,
     }
 
 

@@ -123,6 +123,8 @@ RULES = [
     Rule("preview.socket", "preview", "socket", 120, 60, "reply previews (message.preview) of an agent socket"),
     Rule("ticket_edit.socket", "ticket_edit", "socket", 120, 60,
          "details, labels, stars, departments, assignments and transcripts sent by an agent socket"),
+    Rule("upload.chat", "upload", "chat", 10, 60, "files sent in one chat (visitor and agent together)"),
+    Rule("upload.ip", "upload", "ip", 60, 60, "files sent from one address"),
     Rule("watch_bytes.agent", "watch", "agent", 128 * MiB, 60, "bytes of messages in chat.watch answers", True),
     Rule("sockets.ip", "socket", "ip", 50, SOCKET_LEASE_SECONDS, "visitor sockets open at once from one address"),
     Rule("login.username", "login", "username", 5, 900, "failed logins for one username"),
@@ -144,6 +146,7 @@ _REFUSALS = {
     "transcript": "The transcript was asked for several times. Try again in {wait} s.",
     "ticket_edit": "Too many changes at once. Try again in {wait} s.",
     "preview": "Too many previews. Try again in {wait} s.",
+    "upload": "Too many files at once. Send this one again in {wait} s.",
     "login": "Too many failed logins. Please try again in {minutes}.",
 }
 
@@ -642,6 +645,18 @@ class SocketLimits:
         return allowance
 
 
+async def upload_check(*, chat: int, ip: str | None) -> None:
+    """Count one file sent in ``chat`` from ``ip`` (``upload.chat``, ``upload.ip``), or raise
+    ``RateLimited`` (it then counts nowhere)."""
+    config = _cached() or await current()
+    subjects = {"chat": chat, "ip": ip}
+    entries = [_entry(limit, subjects[limit.rule.per], 1) for limit in config.by_action.get("upload", ())
+               if subjects.get(limit.rule.per) is not None]
+    verdict = await _shared(entries)
+    if verdict is not None and verdict.refused is not None:
+        raise _refusal("upload", verdict.wait_ms)
+
+
 def _refusal(action: str, wait_ms: int) -> RateLimited:
     wait = _wait_seconds(wait_ms)
     return RateLimited(_REFUSALS[action].format(wait=wait), retry_after=wait)
@@ -731,12 +746,12 @@ def _username_subject(username: str) -> str:
 
 def _login_entries(request, username: str | None, amount: int) -> list[Entry]:
     config = current_sync()
-    subjects = {"ip": _request_ip(request), "username": _username_subject(username) if username else None}
+    subjects = {"ip": request_ip(request), "username": _username_subject(username) if username else None}
     return [_entry(limit, subjects[limit.rule.per], amount) for limit in config.by_action.get("login", ())
             if subjects.get(limit.rule.per) is not None]
 
 
-def _request_ip(request) -> str | None:
+def request_ip(request) -> str | None:
     """As chat/network.py's client_ip, from a Django request (ASGI or not)."""
     return resolve_client_ip(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
 

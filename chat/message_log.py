@@ -40,7 +40,8 @@ _TAKE_SEQ = """
     RETURNING id, last_seq, visitor_id
 """
 
-_INSERT_COLUMNS = "chat_id, seq, author_kind, author_agent_id, author_name, event, client_id, text, html, created_at"
+_INSERT_COLUMNS = ("chat_id, seq, author_kind, author_agent_id, author_name, event, client_id, text, html, created_at, "
+                   "attachment_id")
 
 # The author's name: the agent's, given; a visitor's, read from the visitor row in the same statement.
 _AUTHOR_NAME = "COALESCE(%(name)s, (SELECT name FROM {visitor} v WHERE v.id = s.visitor_id), '')"
@@ -48,28 +49,33 @@ _AUTHOR_NAME = "COALESCE(%(name)s, (SELECT name FROM {visitor} v WHERE v.id = s.
 _ONE_STATEMENT = f"""
     WITH s AS ({_TAKE_SEQ})
     INSERT INTO {{message}} ({_INSERT_COLUMNS})
-    SELECT s.id, s.last_seq, %(kind)s, %(agent)s, {_AUTHOR_NAME}, '', %(client_id)s, %(text)s, %(html)s, %(now)s
+    SELECT s.id, s.last_seq, %(kind)s, %(agent)s, {_AUTHOR_NAME}, '', %(client_id)s, %(text)s, %(html)s, %(now)s,
+           %(attachment)s
     FROM s
     RETURNING id, chat_id, seq, (SELECT visitor_id FROM s), author_name
 """
 
 _INSERT = f"""
     INSERT INTO {{message}} ({_INSERT_COLUMNS})
-    SELECT s.id, s.seq, %(kind)s, %(agent)s, {_AUTHOR_NAME}, '', %(client_id)s, %(text)s, %(html)s, %(now)s
+    SELECT s.id, s.seq, %(kind)s, %(agent)s, {_AUTHOR_NAME}, '', %(client_id)s, %(text)s, %(html)s, %(now)s,
+           %(attachment)s
     FROM (SELECT %(chat_id)s AS id, %(seq)s AS seq, %(visitor_id)s AS visitor_id) s
     RETURNING id, chat_id, seq, author_name
 """
 
 
 def append(*, chat_public_id: str, writer_column: str, writer_id: int, author_kind: str, agent_id: int | None,
-           author_name: str | None, client_id: str, text: str, html: str) -> Appended | None:
+           author_name: str | None, client_id: str, text: str, html: str,
+           attachment_id: int | None = None) -> Appended | None:
     """The stored message, or None if the chat is not open to this writer or already has this
-    ``client_id``. May raise IntegrityError when two sends of one ``client_id`` race."""
+    ``client_id``. May raise IntegrityError when two sends of one ``client_id`` race. ``attachment_id``:
+    the file this message carries (chat/attachments/services.py)."""
     if writer_column not in WRITER_COLUMNS:
         raise ValueError(writer_column)
     now = timezone.now()
     params = {"chat": chat_public_id, "writer": writer_id, "client_id": client_id, "kind": author_kind,
-              "agent": agent_id, "name": author_name, "text": text, "html": html, "now": now}
+              "agent": agent_id, "name": author_name, "text": text, "html": html, "now": now,
+              "attachment": attachment_id}
     if connection.vendor == "postgresql":
         if connection.in_atomic_block:  # inside a caller's transaction: a failure must not end it
             with transaction.atomic():

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 CHAT_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
@@ -81,6 +81,44 @@ class Chat(models.Model):
         return self.public_id
 
 
+def new_attachment_ref() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Attachment(models.Model):
+    """A file sent in a chat (chat/attachments/). ``ref`` is its public name, in its URL
+    (``/files/<ref>/``); ``storage_key`` where its bytes are, made by the server and never shown.
+    The file is the message's: it takes the chat's seq as the message that carries it."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        FILE = "file", "File"
+
+    ref = models.CharField(max_length=32, unique=True, default=new_attachment_ref, editable=False)
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="attachments")
+    uploader_kind = models.CharField(max_length=8, choices=[("visitor", "Visitor"), ("agent", "Agent")])
+    uploader_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=255, help_text="The file's name as sent, made safe to show.")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    type_id = models.CharField(max_length=16, help_text="What the content is (chat/attachments/kinds.py).")
+    content_type = models.CharField(max_length=120)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    storage_key = models.CharField(max_length=200, editable=False)
+    thumbnail_key = models.CharField(max_length=200, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return self.name
+
+
 class Message(models.Model):
     class Author(models.TextChoices):
         VISITOR = "visitor", "Visitor"
@@ -97,6 +135,9 @@ class Message(models.Model):
     # What a system note records ("accepted", "ended"); empty for people's messages.
     event = models.CharField(max_length=20, blank=True)
     client_id = models.CharField(max_length=64, null=True, blank=True)
+    # A file sent as this message; ``text`` is then its name and ``html`` that name, escaped.
+    attachment = models.OneToOneField(Attachment, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="message")
     text = models.TextField()
     html = models.TextField(help_text="Sanitised HTML made once from the text when the message was saved.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -134,6 +175,15 @@ class PageView(models.Model):
         return self.url
 
 
+UPLOAD_MAX_MB_CEILING = 100  # the largest an admin may allow: past it the daphne guard cuts every upload
+
+
+def default_upload_types() -> str:
+    from .attachments.kinds import ALL_IDS
+
+    return ",".join(ALL_IDS)
+
+
 class ChatSettings(models.Model):
     """Settings an admin changes in Django admin. One row."""
 
@@ -148,6 +198,16 @@ class ChatSettings(models.Model):
         "closed, or the connection lost). 10 minutes: a reload, a browser restart, a phone locked for a "
         "while or a train tunnel come back well within it, and an agent's list is not left holding chats "
         "nobody will answer.",
+    )
+
+    upload_max_mb = models.PositiveIntegerField(
+        "largest file (MB)", default=20, validators=[MinValueValidator(1), MaxValueValidator(UPLOAD_MAX_MB_CEILING)],
+        help_text=f"The largest file a visitor or an agent may send, in MB (at most {UPLOAD_MAX_MB_CEILING}). "
+        "A larger upload is cut off as it arrives.",
+    )
+    upload_types = models.CharField(
+        "kinds of file", max_length=300, default=default_upload_types, blank=True,
+        help_text="The kinds of file that may be sent, told by their content. None: no files.",
     )
 
     class Meta:

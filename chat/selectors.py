@@ -65,7 +65,8 @@ def agent_start_state(agent_id: int) -> tuple[list[Chat], dict[str, str]]:
 
 
 def messages_between(chat_id: int, after_seq: int, up_to: int, limit: int) -> list[Message]:
-    return list(Message.objects.filter(chat_id=chat_id, seq__gt=after_seq, seq__lte=up_to).order_by("seq")[:limit])
+    return list(Message.objects.select_related("attachment")
+                .filter(chat_id=chat_id, seq__gt=after_seq, seq__lte=up_to).order_by("seq")[:limit])
 
 
 def departments_on_offer() -> list[Department]:
@@ -98,6 +99,28 @@ def typing_preview_enabled() -> bool:
     return value
 
 
+UPLOAD_SETTINGS_CACHE_KEY = "chat:upload_settings"
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    max_bytes: int
+    types: frozenset[str]  # ids of chat/attachments/kinds.py
+
+
+def upload_settings() -> UploadSettings:
+    """The admin's limits on files, cached for a few seconds per process as the typing preview is."""
+    from .attachments import kinds
+
+    value = cache.get(UPLOAD_SETTINGS_CACHE_KEY)
+    if value is None:
+        row = ChatSettings.objects.filter(pk=1).first() or ChatSettings()
+        types = frozenset(t for t in row.upload_types.split(",") if t in kinds.BY_ID)
+        value = UploadSettings(row.upload_max_mb * 1024 * 1024, types)
+        cache.set(UPLOAD_SETTINGS_CACHE_KEY, value, SETTINGS_CACHE_SECONDS)
+    return value
+
+
 def rate_limit_rows() -> list[tuple[str, int | None, int | None]]:
     """The admin's settings of the rate limits: (name, limit, window seconds), None for the default.
     Cached by chat/limits.py for SETTINGS_CACHE_SECONDS, as the typing preview is here."""
@@ -105,7 +128,7 @@ def rate_limit_rows() -> list[tuple[str, int | None, int | None]]:
 
 
 def forget_cached_settings() -> None:
-    cache.delete(TYPING_PREVIEW_CACHE_KEY)
+    cache.delete_many([TYPING_PREVIEW_CACHE_KEY, UPLOAD_SETTINGS_CACHE_KEY])
 
 
 def visitor_start_state(visitor_id: int):

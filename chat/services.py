@@ -286,7 +286,8 @@ def _stored_message(chat_public_id: str, actor: Actor, client_id: str) -> PostRe
         chat = _chat_for(actor, chat_public_id)
     except NotFound:
         return None
-    message = Message.objects.filter(chat_id=chat.pk, client_id=client_id).order_by().first()
+    message = (Message.objects.select_related("attachment").filter(chat_id=chat.pk, client_id=client_id)
+               .order_by().first())
     return PostResult(message, chat, duplicate=True) if message else None
 
 

@@ -10,10 +10,21 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from helpdesk.security import allow_framing, frame_ancestors
 from tickets.services import MAX_RATING_COMMENT_CHARS
 
+from . import selectors
+from .attachments import kinds
 from .permissions import agent_required
 from .services import MAX_MESSAGE_CHARS
 
 ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+
+
+def _upload_context() -> dict:
+    """What the pages' scripts pre-check a file against, for a quicker message (the server checks
+    again): the admin's largest file, and what the file picker offers."""
+    config = selectors.upload_settings()
+    extensions = [e for kind in kinds.KINDS if kind.id in config.types for e in kind.extensions]
+    return {"upload_max_bytes": config.max_bytes, "upload_accept": ",".join(extensions),
+            "upload_kinds": kinds.describe_allowed(config.types)}
 
 
 def _resync_ms() -> int:
@@ -29,14 +40,15 @@ def widget_frame(request):
     if not ORIGIN_RE.match(host):
         host = ""
     context = {"host_origin": host, "max_chars": MAX_MESSAGE_CHARS, "resync_ms": _resync_ms(),
-               "max_comment_chars": MAX_RATING_COMMENT_CHARS}
+               "max_comment_chars": MAX_RATING_COMMENT_CHARS, **_upload_context()}
     # The page's policy is every page's (helpdesk/security.py), but the embedding sites may frame it.
     return allow_framing(render(request, "chat/widget.html", context), frame_ancestors(settings.CHAT_EMBED_ORIGINS))
 
 
 @agent_required
 def console(request):
-    return render(request, "chat/console.html", {"max_chars": MAX_MESSAGE_CHARS, "resync_ms": _resync_ms()})
+    return render(request, "chat/console.html", {"max_chars": MAX_MESSAGE_CHARS, "resync_ms": _resync_ms(),
+                                                 **_upload_context()})
 
 
 DEMO_PAGES = {

@@ -32,6 +32,12 @@ from helpdesk import backpressure  # noqa: E402
 # daphne holding everything sent to it until the ping timeout.
 backpressure.install()
 
+from helpdesk import upload_guard  # noqa: E402
+
+# A request body past its cap (an upload past the admin's largest file) is cut off as it arrives,
+# instead of daphne taking it whole before any view can refuse it.
+upload_guard.install()
+
 import gc  # noqa: E402
 
 # The app's modules and settings live as long as the process: keep them out of the collector's

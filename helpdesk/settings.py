@@ -260,6 +260,16 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Files sent in chats: Django's default storage, a directory here; a deployment may name another
+# backend in STORAGES["default"] (django-storages). Never served directly: only through /files/<ref>/.
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# The largest request body daphne takes on any path but the uploads' (helpdesk/upload_guard.py).
+HTTP_MAX_BODY_BYTES = int(os.environ.get("HTTP_MAX_BODY_BYTES", str(4 * 1024 * 1024)))
+
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = os.environ.get("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 # Embedded default: daphne serves static files itself. Behind a web server that serves STATIC_ROOT,

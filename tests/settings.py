@@ -9,8 +9,11 @@ they run sign sessions with it too.
 
 import os
 import secrets
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_urlsafe(48))
+# Files sent in the tests' chats go to a directory of this run, shared with the daphne processes it starts.
+os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="helpdesk-test-media-"))
 
 from helpdesk.settings import *  # noqa: E402, F403
 

@@ -1,0 +1,144 @@
+"""Images are opened with Pillow, checked before a pixel is decoded, and re-encoded into a fresh
+image, so that nothing of the sent file but its pixels is stored: no EXIF (GPS included), XMP, ICC
+profile, PNG text chunks or JPEG comment (a plain Pillow re-save keeps the comment and the ICC
+profile), and no bytes of a file that is also something else (a GIF that is also JavaScript).
+
+The checks, from the header alone: each side at most MAX_SIDE, each frame at most MAX_PIXELS, and
+frames × pixels at most MAX_TOTAL_PIXELS, so that a small file cannot make the process decode
+gigabytes (a decompression bomb). Counting a GIF's frames reads its blocks without decoding them.
+"""
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+
+from chat.attachments.kinds import Kind
+
+MAX_SIDE = 16_384
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo; about 160 MB while it is re-encoded
+MAX_TOTAL_PIXELS = 40_000_000  # all frames of an animation together
+MAX_FRAMES = 500
+THUMBNAIL_SIDE = 320
+JPEG_QUALITY = 90
+
+_PILLOW_FORMAT = {"png": "PNG", "jpeg": "JPEG", "gif": "GIF", "webp": "WEBP"}
+_OPEN_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError,
+                UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning)
+
+
+class ImageRefused(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Reencoded:
+    data: bytes
+    width: int
+    height: int
+    frames: int
+    thumbnail: bytes  # WebP, at most THUMBNAIL_SIDE on its longer side
+
+
+def reencode(path: str, kind: Kind) -> Reencoded:
+    """The image at ``path`` (already sniffed as ``kind``) re-encoded in its own format, oriented as
+    its EXIF said, with its thumbnail. Raises ImageRefused with a reason a person can read."""
+    pillow_format = _PILLOW_FORMAT[kind.id]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path, formats=[pillow_format]) as image:
+                _check_size(image)
+                frames = _frame_count(image)
+                if frames > 1:
+                    return _reencode_animation(image, pillow_format, frames)
+                return _reencode_still(image, pillow_format)
+        except ImageRefused:
+            raise
+        except MemoryError:
+            raise ImageRefused("This image is too large to be read.") from None
+        except _OPEN_ERRORS:
+            raise ImageRefused("This image could not be read: it is damaged, or not really "
+                               f"{kind.label}.") from None
+
+
+def _check_size(image) -> None:
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageRefused("This image has no pixels.")
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise ImageRefused(f"This image is {width:,} × {height:,} pixels; a side can be at most {MAX_SIDE:,}.")
+    if width * height > MAX_PIXELS:
+        raise ImageRefused(f"This image has {width * height / 1e6:.0f} megapixels; at most "
+                           f"{MAX_PIXELS / 1e6:.0f} can be sent.")
+
+
+def _frame_count(image) -> int:
+    if not getattr(image, "is_animated", False):
+        return 1
+    frames = image.n_frames
+    if frames > MAX_FRAMES:
+        raise ImageRefused(f"This animation has {frames:,} frames; at most {MAX_FRAMES:,} can be sent.")
+    width, height = image.size
+    if frames * width * height > MAX_TOTAL_PIXELS:
+        raise ImageRefused("This animation is too large: send a shorter or smaller one.")
+    return frames
+
+
+def _plain_mode(image) -> str:
+    """The mode to re-encode in: grey or colour, with alpha if the image has any transparency."""
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    if image.mode in ("L", "RGB", "RGBA", "LA"):
+        return image.mode if image.mode != "LA" else "RGBA"
+    return "RGBA" if has_alpha else "RGB"
+
+
+def _fresh(image, mode: str):
+    """A new image holding only ``image``'s pixels (in ``mode``): no info, no EXIF, no palette
+    leftovers, nothing of the file it came from."""
+    pixels = image if image.mode == mode else image.convert(mode)
+    clean = Image.new(mode, pixels.size)
+    clean.paste(pixels)
+    return clean
+
+
+def _encode(image, pillow_format: str, **options) -> bytes:
+    if pillow_format == "JPEG" and image.mode not in ("L", "RGB"):
+        image = _fresh(image, "RGB")
+    buffer = io.BytesIO()
+    if pillow_format == "JPEG":
+        options.setdefault("quality", JPEG_QUALITY)
+    if pillow_format == "WEBP":
+        options.setdefault("quality", 90)
+    image.save(buffer, pillow_format, **options)
+    return buffer.getvalue()
+
+
+def _thumbnail(image) -> bytes:
+    small = image.copy()
+    small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    return _encode(small, "WEBP", quality=80)
+
+
+def _reencode_still(image, pillow_format: str) -> Reencoded:
+    image.load()
+    oriented = ImageOps.exif_transpose(image)
+    clean = _fresh(oriented, _plain_mode(oriented))
+    data = _encode(clean, pillow_format)
+    return Reencoded(data, clean.width, clean.height, 1, _thumbnail(clean))
+
+
+def _reencode_animation(image, pillow_format: str, frames: int) -> Reencoded:
+    clean_frames, durations = [], []
+    for frame in ImageSequence.Iterator(image):
+        durations.append(int(frame.info.get("duration") or 100))
+        clean_frames.append(_fresh(frame, "RGBA"))
+    first, rest = clean_frames[0], clean_frames[1:]
+    options = {"save_all": True, "append_images": rest, "duration": durations, "loop": int(image.info.get("loop", 0))}
+    if pillow_format == "GIF":
+        options["disposal"] = 2
+    data = _encode(first, pillow_format, **options)
+    return Reencoded(data, first.width, first.height, len(clean_frames), _thumbnail(first))
