@@ -25,7 +25,11 @@ JPEG_QUALITY = 90
 
 _PILLOW_FORMAT = {"png": "PNG", "jpeg": "JPEG", "gif": "GIF", "webp": "WEBP"}
 _OPEN_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError,
-                UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning)
+                UnidentifiedImageError)
+# Pillow's own guard, at open, for what its header says is past MAX_IMAGE_PIXELS (ours are lower).
+_BOMBS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+TOO_LARGE = (f"This image is too large: it can be at most {MAX_SIDE:,} pixels a side and {MAX_PIXELS // 1_000_000} "
+             "megapixels.")
 
 
 class ImageRefused(Exception):
@@ -58,6 +62,8 @@ def reencode(path: str, kind: Kind) -> Reencoded:
                 return _reencode_still(image, pillow_format)
         except ImageRefused:
             raise
+        except _BOMBS:
+            raise ImageRefused(TOO_LARGE) from None
         except MemoryError:
             raise ImageRefused("This image is too large to be read.") from None
         except _OPEN_ERRORS:
@@ -69,11 +75,8 @@ def _check_size(image) -> None:
     width, height = image.size
     if width < 1 or height < 1:
         raise ImageRefused("This image has no pixels.")
-    if width > MAX_SIDE or height > MAX_SIDE:
-        raise ImageRefused(f"This image is {width:,} × {height:,} pixels; a side can be at most {MAX_SIDE:,}.")
-    if width * height > MAX_PIXELS:
-        raise ImageRefused(f"This image has {width * height / 1e6:.0f} megapixels; at most "
-                           f"{MAX_PIXELS / 1e6:.0f} can be sent.")
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise ImageRefused(TOO_LARGE)
 
 
 def _frame_count(image) -> int:

@@ -15,8 +15,8 @@ def clean_name(raw: str) -> str:
     kept); "file" when nothing is left."""
     name = unicodedata.normalize("NFC", raw or "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(" " if c in "\t\r\n" else c for c in name
-                   if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
+    name = "".join(" " if c in "\t\r\n\u2028\u2029" else c for c in name)
+    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
     name = " ".join(name.split()).lstrip(". ").rstrip(". ")
     if len(name) > MAX_NAME_CHARS:
         stem, extension = os.path.splitext(name)
