@@ -12,9 +12,10 @@ makes daphne's requests count what they receive:
   "Files"), ``Connection: close``, and the connection is closed after ``LINGER_SECONDS`` during which
   what it still sends is read and dropped, so that a client busy sending can read the answer.
 
-The cap: for the upload paths, the admin's largest file (the last value this process read, through
-``remember_limit``; ``UPLOAD_MAX_MB_CEILING`` before the first read), plus a little for the request
-line; for every other path ``HTTP_MAX_BODY_BYTES`` (forms and admin pages are small).
+The cap: for the upload paths, the admin's largest file, as this process last read it (a thread
+started with daphne's first request reads it every ``REFRESH_SECONDS``, and the upload view tells
+it each time it reads it: ``remember_limit``; ``UPLOAD_MAX_MB_CEILING`` until the first read); for
+every other path ``HTTP_MAX_BODY_BYTES`` (forms and admin pages are small).
 
 Written against daphne 4.2 and Twisted 26.10 (``twisted.web.http.Request.gotLength`` and
 ``handleContentChunk``, ``HTTPChannel.requestDone``); reread them when upgrading.
@@ -23,6 +24,8 @@ Written against daphne 4.2 and Twisted 26.10 (``twisted.web.http.Request.gotLeng
 import json
 import logging
 import re
+import threading
+import time
 
 from daphne import http_protocol
 from django.conf import settings
@@ -32,15 +35,41 @@ log = logging.getLogger(__name__)
 
 UPLOAD_PATH_RE = re.compile(rb"^/(chat|console/chats)/[^/?]+/uploads/(\?|$)")
 LINGER_SECONDS = 2.0
+REFRESH_SECONDS = 10.0
 MEGABYTE = 1024 * 1024
 
 _upload_limit: int | None = None
+_refresher: threading.Thread | None = None
 
 
 def remember_limit(max_bytes: int) -> None:
     """The admin's largest file, as the upload view just read it (it changes rarely)."""
     global _upload_limit
     _upload_limit = max_bytes
+
+
+def _refresh_forever() -> None:
+    from django.db import close_old_connections, connection
+
+    from chat import selectors
+
+    while True:
+        try:
+            remember_limit(selectors.upload_settings().max_bytes)
+        except Exception:  # the database away: keep the last value
+            log.warning("could not read the upload limit; keeping %s bytes", upload_limit(), exc_info=True)
+        finally:
+            close_old_connections()
+            connection.close()
+        time.sleep(REFRESH_SECONDS)
+
+
+def _ensure_refresher() -> None:
+    """Only in a daphne that serves requests (not in a process that merely imports the app)."""
+    global _refresher
+    if _refresher is None:
+        _refresher = threading.Thread(target=_refresh_forever, name="upload-limit", daemon=True)
+        _refresher.start()
 
 
 def upload_limit() -> int:
@@ -70,6 +99,7 @@ class GuardedRequest(http_protocol.WebRequest):
     _body_refused = False
 
     def gotLength(self, length):
+        _ensure_refresher()
         path = getattr(self.channel, "_path", b"") or b""
         self._body_limit = limit_for(path)
         self._body_upload = bool(UPLOAD_PATH_RE.match(path))
