@@ -84,6 +84,8 @@ def _entries(ticket: Ticket, recipient: str) -> list[Entry]:
         html = line.html or (linebreaks(escape(text)) if text else "")
         file = {}
         if line.attachment_ref:
+            if text == line.attachment_name:  # a file sent alone: its text is its name, which the link says
+                text = html = ""
             file = {"file_name": line.attachment_name or "file", "file_size": _size(line.attachment_size),
                     "file_url": links.attachment_link_url(line.attachment_ref, recipient)}
         author = line.author_name or ("" if line.kind == TranscriptLine.Kind.SYSTEM else line.get_kind_display())
