@@ -24,6 +24,7 @@ import { Queue } from "./queue.js";
 import { Tabs } from "./tabs.js";
 import { StarFilter } from "./star-filter.js";
 import { followChatLinks } from "./links.js";
+import { chatOfRef } from "./formatting.js";
 
 const body = document.body;
 const USER_ID = Number(body.dataset.userId);
@@ -287,6 +288,9 @@ function onFrame(frame) {
       return renderSidebar();
     case "chat.assigned":
       return onAssigned(frame);
+    case "preview":
+      // A reply box's preview names no chat: the ref it was asked with does (console/formatting.js).
+      return state.views.get(chatOfRef(frame.ref))?.frame(frame);
     case "error":
       return onError(frame);
     default:
@@ -299,6 +303,8 @@ function onError(frame) {
   if (frame.frame === "typing") return undefined;
   // Too much history asked for at once (a rate limit): the cursor asks again by itself.
   if (frame.frame === "chat.watch" && frame.code === "rate_limited") return undefined;
+  // A refused preview names no chat either: the reply box waiting for one shows it.
+  if (frame.frame === "message.preview" && [...state.views.values()].some((v) => v.error(frame))) return undefined;
   const view = frame.chat ? state.views.get(frame.chat) : null;
   // A chat that is not there (a deep link with a wrong ID): say so once, and close what we opened.
   if (frame.code === "not_found" && (frame.frame === "chat.watch" || frame.frame === "chat.details")) {

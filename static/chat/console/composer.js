@@ -1,11 +1,14 @@
 // The reply box of one chat: open only while the chat is mine. Enter sends (through the outbox),
 // Shift+Enter adds a line; while I type, the visitor is told so (`typing` with `active`, never the
-// text), at most every TYPING_REPEAT_MS.
+// text), at most every TYPING_REPEAT_MS. Its toolbar and preview are formatting.js.
 
 import { isolated, sendOnEnter, textProblem } from "../core/messages.js";
 import * as frames from "../core/frames.js";
+import { Formatting, shortcut } from "./formatting.js";
 
 const TYPING_REPEAT_MS = 2000; // while I type, the visitor hears "typing" at most this often
+const READY_HINT = `Enter sends, Shift+Enter adds a line. Markdown works: ${shortcut("B")} bold, ${shortcut("I")} italic, `
+  + `${shortcut("K")} link.`;
 
 export class Composer {
   constructor(view) {
@@ -15,7 +18,7 @@ export class Composer {
     this.reply = q("[data-role=reply]");
     this.send = q("[data-role=send]");
     this.hint = q("[data-role=hint]");
-    this.error = q("[data-role=error]");
+    this.problem = q("[data-role=error]"); // not `error`: that is the part's method (chat.js)
     this.typingSentAt = 0; // when I last told the visitor I am typing; 0: I am not
     this.focusWhenMine = false; // accepted from here: the agent's next move is to type
 
@@ -25,6 +28,7 @@ export class Composer {
     this.reply.setAttribute("aria-describedby", this.hint.id);
     q("[data-role=reply-label]").htmlFor = this.reply.id;
     this.bind();
+    this.formatting = new Formatting(this);
   }
 
   bind() {
@@ -34,7 +38,7 @@ export class Composer {
     });
     sendOnEnter(this.reply, () => this.sendReply());
     this.reply.addEventListener("input", () => {
-      this.error.textContent = "";
+      this.problem.textContent = "";
       this.noteTyping();
     });
   }
@@ -45,12 +49,13 @@ export class Composer {
     const canReply = view.mine;
     this.reply.disabled = !canReply;
     this.send.disabled = !canReply;
+    this.formatting.setEnabled(canReply);
     if (canReply && this.focusWhenMine) {
       this.focusWhenMine = false;
       if (view.ctx.isActive(view.id)) this.reply.focus();
     }
     if (!chat) this.hint.textContent = "Loading…";
-    else if (canReply) this.hint.textContent = "Enter sends, Shift+Enter adds a line. Markdown works.";
+    else if (canReply) this.hint.textContent = READY_HINT;
     else if (status === "ended") this.hint.textContent = "This chat has ended.";
     else if (status === "active") this.hint.replaceChildren(isolated(chat.agent_name || "Another agent"), " is answering this chat.");
     else this.hint.textContent = "Accept this chat to reply";
@@ -68,7 +73,7 @@ export class Composer {
     const text = this.reply.value;
     const problem = textProblem(text, view.ctx.maxChars);
     if (problem) {
-      this.error.textContent = problem;
+      this.problem.textContent = problem;
       return;
     }
     if (!view.mine) return;
@@ -76,7 +81,21 @@ export class Composer {
     this.stopTyping();
     view.timeline.pending.add(sent);
     this.reply.value = "";
-    this.error.textContent = "";
+    this.problem.textContent = "";
+    this.formatting.textChanged();
+  }
+
+  /** The preview's answers and refusals (formatting.js). */
+  frame(frame) {
+    this.formatting.frame(frame);
+  }
+
+  error(frame) {
+    return this.formatting.error(frame);
+  }
+
+  destroy() {
+    this.formatting.destroy();
   }
 
   noteTyping() {
