@@ -5,6 +5,7 @@ chat whose transcript is not stored yet, are added here: ``TicketWithChatAdmin``
 app's ``TicketAdmin`` and differs from it only in those two things.
 """
 
+from django import forms
 from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -14,7 +15,8 @@ from tickets.admin import ADMIN_MEDIA, TicketAdmin, conversation_html, short_tim
 from tickets.models import Ticket
 
 from . import limits, services, ticket_actions
-from .models import Chat, ChatSettings, PageView, RateLimit, Visitor
+from .attachments import kinds
+from .models import Attachment, Chat, ChatSettings, PageView, RateLimit, Visitor
 from .ticket_selectors import chat_conversation, chat_of_ticket
 
 
@@ -148,9 +150,38 @@ class VisitorAdmin(admin.ModelAdmin):
         return short_time(obj.last_seen_at)
 
 
+class ChatSettingsForm(forms.ModelForm):
+    """The kinds of file as checkboxes, one per kind of chat/attachments/kinds.py."""
+
+    upload_types = forms.MultipleChoiceField(
+        label="Kinds of file", required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(kind.id, kind.label[0].upper() + kind.label[1:] + f" ({', '.join(kind.extensions)})")
+                 for kind in kinds.KINDS],
+        help_text="Told by the file's content, never by its name. None ticked: no files can be sent.",
+    )
+
+    class Meta:
+        model = ChatSettings
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["upload_types"] = [t for t in (self.instance.upload_types or "").split(",") if t]
+
+    def clean_upload_types(self):
+        return ",".join(t for t in kinds.ALL_IDS if t in self.cleaned_data["upload_types"])
+
+
 @admin.register(ChatSettings)
 class ChatSettingsAdmin(admin.ModelAdmin):
     """One row of settings: the list opens it directly."""
+
+    form = ChatSettingsForm
+    fieldsets = [
+        (None, {"fields": ["typing_preview", "visitor_gone_minutes"]}),
+        ("Files", {"fields": ["upload_max_mb", "upload_types"],
+                   "description": "How many files a chat may take a minute is a rate limit (upload.chat)."}),
+    ]
 
     def changelist_view(self, request, extra_context=None):
         settings, _ = ChatSettings.objects.get_or_create(pk=1)
@@ -165,6 +196,29 @@ class ChatSettingsAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         services.chat_settings_changed()
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Files sent in chats, read-only (they are records of what was said). Deleting one removes its
+    bytes from storage; its message then shows the name only."""
+
+    list_display = ("name", "kind", "size", "chat", "uploader_kind", "created_at", "open_link")
+    list_filter = ("kind", "type_id", "uploader_kind")
+    search_fields = ("name", "ref", "chat__public_id")
+    readonly_fields = [f.name for f in Attachment._meta.fields if f.name not in ("storage_key", "thumbnail_key")]
+    exclude = ("storage_key", "thumbnail_key")
+    list_select_related = ("chat",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="file")
+    def open_link(self, obj):
+        return format_html('<a href="{}">open</a>', reverse("file", args=[obj.ref]))
 
 
 @admin.register(RateLimit)

@@ -16,3 +16,10 @@ class ChatConfig(AppConfig):
         post_migrate.connect(ensure_agents_group, sender=self)
         rights.connect()
         transcript_email_changed.connect(tell_agents, dispatch_uid="chat.transcript_email_changed")
+
+        from django.db.models.signals import post_delete
+
+        from .attachments.storage import forget_deleted
+        from .models import Attachment
+
+        post_delete.connect(forget_deleted, sender=Attachment, dispatch_uid="chat.attachment_bytes")

@@ -434,3 +434,33 @@ def test_who_may_read_a_file(client, chat_of):
     assert answer.status_code == 403 and b"This link has expired" in answer.content
     other = upload(client, chat, visitor, b"x\n", "other.txt", client_id="f2").json()["message"]["attachment"]["ref"]
     assert client.get(f"/files/{other}/?t={good}").status_code == 403, "a link opens its own file only"
+
+
+# --- The admin ------------------------------------------------------------------------------------------
+
+
+def test_the_admin_sets_the_limits_and_deleting_a_file_removes_its_bytes(client, chat_of):
+    chat, visitor = chat_of
+    from .factories import UserFactory as Users
+
+    admin = Users(is_staff=True, is_superuser=True)
+    staff = Client()
+    staff.force_login(admin)
+    page = staff.get("/admin/chat/chatsettings/", follow=True)  # the list makes the row and opens it
+    assert page.status_code == 200 and b'value="pdf"' in page.content
+    saved = staff.post("/admin/chat/chatsettings/1/change/", {
+        "typing_preview": "on", "visitor_gone_minutes": 10, "upload_max_mb": 5, "upload_types": ["png", "pdf"]})
+    assert saved.status_code == 302, saved.content
+    row = ChatSettings.objects.get()
+    assert (row.upload_max_mb, row.upload_types) == (5, "png,pdf")
+    assert upload(client, chat, visitor, b"text\n", "a.txt").status_code == 415
+    widget = client.get("/widget/")
+    assert b'data-upload-max-bytes="5242880"' in widget.content and b'data-upload-accept=".png,.pdf"' in widget.content
+
+    before = stored_files()
+    ref = upload(client, chat, visitor, png(), "a.png", client_id="f2").json()["message"]["attachment"]["ref"]
+    assert len(stored_files() - before) == 2
+    attachment = Attachment.objects.get(ref=ref)
+    assert staff.post(f"/admin/chat/attachment/{attachment.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert stored_files() == before and not Attachment.objects.exists()
+    assert Message.objects.get(chat=chat, seq=2).attachment is None

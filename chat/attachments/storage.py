@@ -41,3 +41,11 @@ def delete(*keys: str) -> None:
 
 def open_file(key: str):
     return default_storage.open(key, "rb")
+
+
+def forget_deleted(sender, instance, **kwargs) -> None:
+    """An attachment row was deleted (by an admin, or with its chat): its bytes go once that commits."""
+    from django.db import transaction
+
+    keys = (instance.storage_key, instance.thumbnail_key)
+    transaction.on_commit(lambda: delete(*keys), robust=True)
