@@ -32,7 +32,9 @@ CSP = "Content-Security-Policy"
 
 PAGE_POLICY = {
     "default-src": "'self'",
-    "img-src": "'self' data:",
+    # blob: the widget shows a chat's images from blob: URLs of files it fetched with the visitor's
+    # token (an <img> cannot send the header, and the token never goes in a URL).
+    "img-src": "'self' data: blob:",
     "connect-src": "'self'",
     "object-src": "'none'",
     "base-uri": "'none'",

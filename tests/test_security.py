@@ -352,7 +352,7 @@ def test_every_page_has_the_policy_and_no_inline_code(client, settings, who, url
     assert response.status_code == (404 if url.startswith("/no-such") else 200)
     assert csp(response) == {
         "default-src": "'self'",
-        "img-src": "'self' data:",
+        "img-src": "'self' data: blob:",
         "connect-src": "'self' ws://testserver wss://testserver",
         "object-src": "'none'",
         "base-uri": "'none'",

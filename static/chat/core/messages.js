@@ -5,15 +5,17 @@
 // HTML; everything else (names, what we typed, times) is text.
 
 import { timeFormat } from "./time.js";
+import { attachmentEl } from "./attachment.js";
 
 const NEAR_BOTTOM_PX = 80; // this close to the end, the reader is following the conversation
 
 /**
  * A `message` object from the server as an <li>: a note for system messages, else a bubble.
  * `own`: the author this page writes as ("agent" in the console, "visitor" in the widget); its
- * messages sit on the own side and carry a name only with `nameOwn`.
+ * messages sit on the own side and carry a name only with `nameOwn`. A message with an `attachment`
+ * shows the file (core/attachment.js, reached through `files` in the widget) instead of its html.
  */
-export function messageEl(message, { own, nameOwn }) {
+export function messageEl(message, { own, nameOwn, files = null }) {
   const li = document.createElement("li");
   li.dataset.testid = "message";
   li.dataset.author = message.author;
@@ -28,12 +30,20 @@ export function messageEl(message, { own, nameOwn }) {
   const side = mine ? own : other(own);
   li.className = `hd-msg hd-msg--${side}${mine ? " hd-msg--own" : ""}`;
   if (!mine || nameOwn) li.append(nameEl(message.author_name || (side === "agent" ? "Agent" : "Visitor")));
-  li.append(htmlEl("div", "hd-msg__bubble", message.html), metaEl(message.created_at));
+  li.append(message.attachment ? attachmentBubble(message.attachment, files) : htmlEl("div", "hd-msg__bubble", message.html),
+    metaEl(message.created_at));
   return li;
 }
 
 function other(author) {
   return author === "agent" ? "visitor" : "agent";
+}
+
+function attachmentBubble(attachment, files) {
+  const bubble = document.createElement("div");
+  bubble.className = `hd-msg__bubble hd-msg__bubble--attachment hd-msg__bubble--${attachment.kind === "image" ? "image" : "file"}`;
+  bubble.append(attachmentEl(attachment, files));
+  return bubble;
 }
 
 /** `html` is the server's sanitised rendering of the message: the one thing set as HTML. */
