@@ -24,6 +24,9 @@ import { Prechat } from "./prechat.js";
 import { Conversation } from "./conversation.js";
 import { Notices } from "./notices.js";
 import { Host, PageViews } from "./host.js";
+import { WidgetFiles } from "./files.js";
+import { Lightbox } from "./lightbox.js";
+import { WidgetUploads } from "./uploads.js";
 
 const KEY_TOKEN = "hd.visitor.token";
 const KEY_OPEN = "hd.visitor.open";
@@ -85,6 +88,16 @@ const conversation = new Conversation({
   state, socket, cursors, store, host, maxChars: MAX_CHARS, maxCommentChars: MAX_COMMENT_CHARS,
 });
 const { timeline, composer, agentTyping, afterChat } = conversation;
+// Files: read with the visitor's token (never in a URL), sent over HTTP; a stored upload's message
+// comes in as a received `message` does, so the cursor drops its broadcast.
+const lightbox = new Lightbox($("hd-shell"));
+timeline.files = new WidgetFiles({ token: () => state.token, lightbox });
+const uploads = new WidgetUploads({
+  chatId: () => (state.chat && conversation.isOpen() ? state.chat.id : null),
+  token: () => state.token,
+  onMessage: (chat, message) => onMessage({ type: "message", chat, message }),
+  showError: (text) => (composer.hidden ? notices.alert(text) : (composer.error.textContent = text)),
+});
 // Whether the host page is in a background tab: the iframe's visibility follows the tab's.
 const pageHidden = () => document.visibilityState === "hidden";
 const presence = new PresenceReporter({ send: (hidden) => socket.send(frames.presence(hidden)) });
@@ -311,7 +324,7 @@ conversation.newChat.addEventListener("click", () => {
 });
 
 document.addEventListener("keydown", (event) => {
-  if (event.key !== "Escape") return;
+  if (event.key !== "Escape" || lightbox.isOpen) return;
   if (header.confirming) header.hideConfirm();
   else host.close();
 });
@@ -337,6 +350,7 @@ function showView(name) {
 
 function showForm() {
   state.chat = null;
+  uploads.cancelAll();
   conversation.clear();
   header.hideConfirm();
   prechat.fill(state.visitor);
