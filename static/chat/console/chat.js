@@ -25,6 +25,7 @@ import { Timeline } from "./timeline.js";
 import { Receipts } from "./receipts.js";
 import { Draft } from "./drafts.js";
 import { Composer } from "./composer.js";
+import { Uploads } from "./uploads.js";
 import { Pane } from "./pane.js";
 import { Pages } from "./pages.js";
 import { TicketTab } from "./ticket-tab.js";
@@ -57,12 +58,13 @@ export class ChatView {
     this.receipts = new Receipts(this);
     this.draft = new Draft(this);
     this.composer = new Composer(this);
+    this.uploads = new Uploads(this); // files, beside the reply box
     this.pane = new Pane(this);
     this.pages = new Pages(this);
     this.ticketTab = new TicketTab(this);
     this.chatTab = new ChatTab(this);
     this.parts = [this.details, this.header, this.labels, this.stars, this.timeline, this.receipts, this.draft,
-      this.composer, this.pane, this.pages, this.ticketTab, this.chatTab];
+      this.composer, this.uploads, this.pane, this.pages, this.ticketTab, this.chatTab];
     this.update(null);
   }
 
