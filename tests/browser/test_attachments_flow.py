@@ -80,6 +80,13 @@ def wait_loaded(target, root_selector: str, selector: str, count: int) -> None:
     target.wait_for_function(LOADED, arg=[root, selector, count])
 
 
+def shown_panel(console):
+    """The chat's panel after a reload of the console (its tab comes back by itself)."""
+    panel = console.locator("[data-testid=chat-panel]:not([hidden])")
+    expect(panel.get_by_test_id("chat-status")).to_have_text("Active")
+    return panel
+
+
 def test_files_both_ways_between_the_widget_and_the_console(helpdesk, host_site, new_page, agent_login, tmp_path):
     ChatSettings(upload_max_mb=1).save()
     shots = shots_dir(tmp_path)
@@ -232,6 +239,19 @@ def test_files_both_ways_between_the_widget_and_the_console(helpdesk, host_site,
 
     assert_accessible("the widget with files in the conversation", widget_frame(visitor))
     assert_accessible("the console with files in the conversation", console)
+
+    # A file that cannot be read says so in words, never as a broken image.
+    for page in (visitor, console):
+        page.context.route("**/files/*/thumbnail/", lambda route: route.fulfill(status=404, body="gone"))
+        page.reload()
+    widget = visitor.frame_locator("#hd-frame")
+    panel = shown_panel(console)
+    for side in (widget, panel):
+        expect(side.get_by_test_id("attachment-unavailable")).to_have_count(3)
+        expect(side.get_by_test_id("attachment-unavailable").first).to_have_text("File unavailable")
+        expect(side.get_by_test_id("attachment-thumbnail")).to_have_count(0)
+    for page in (visitor, console):
+        page.context.unroute("**/files/*/thumbnail/")
 
     # Files go only while the chat is open: once it ended, neither side offers to attach.
     panel.get_by_test_id("end-button").click()

@@ -42,9 +42,9 @@ export class Lightbox {
       event.preventDefault();
       this.hide();
     });
-    // A click on the backdrop (the dialog itself, outside its content) closes it too.
+    // A click beside the image (on the dark around it) closes it too.
     this.dialog.addEventListener("click", (event) => {
-      if (event.target === this.dialog) this.hide();
+      if (event.target === this.dialog || event.target === this.stage) this.hide();
     });
   }
 

@@ -106,13 +106,12 @@ export class WidgetUploads {
       event.preventDefault();
       if (this.canSend()) this.send([...event.dataTransfer.files]);
     });
-    // A file dropped anywhere else in the widget must not open in its place.
+    // A file dropped anywhere else in the widget, or while no file may go, must not open in its place.
     for (const type of ["dragover", "drop"]) {
       document.addEventListener(type, (event) => {
-        if (hasFiles(event) && !this.zone.contains(event.target)) {
-          event.preventDefault();
-          event.dataTransfer.dropEffect = "none";
-        }
+        if (!hasFiles(event) || event.defaultPrevented) return;
+        event.preventDefault();
+        event.dataTransfer.dropEffect = "none";
       });
     }
   }
