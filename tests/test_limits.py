@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.test import Client
+from django.test import AsyncClient, Client, override_settings
 from django.utils import timezone
 
 from chat import limits, services
@@ -377,6 +377,54 @@ async def ticket_edit_socket(rule):
     return [socket]
 
 
+async def _upload(chat, visitor, client_id: str, ip: str = IP):
+    """A small file sent over HTTP, as the widget sends it, from ``ip`` (through the trusted proxy
+    the test client stands for)."""
+    with override_settings(TRUSTED_PROXIES=["127.0.0.1"]):
+        return await AsyncClient().post(
+            f"/chat/{chat.public_id}/uploads/", data=b"note\n", content_type="text/plain",
+            headers={"X-Visitor-Token": visitor.token, "X-Client-Id": client_id, "X-File-Name": "note.txt",
+                     "X-Forwarded-For": ip})
+
+
+def _refused_upload(response) -> None:
+    assert response.status_code == 429, response.content
+    error = response.json()["error"]
+    assert error["code"] == "rate_limited" and error["retry_after"] >= 1
+    assert int(response["Retry-After"]) == error["retry_after"]
+
+
+async def _chat_and_visitor():
+    visitor = await database_sync_to_async(VisitorFactory)()
+    return await database_sync_to_async(start_chat)(visitor), visitor
+
+
+def _files(chat) -> int:
+    return Message.objects.filter(chat=chat, attachment__isnull=False).count()
+
+
+async def upload_chat(rule):
+    chat, visitor = await _chat_and_visitor()
+    for n in range(LIMIT):
+        assert (await _upload(chat, visitor, f"u{n}", ip=f"203.0.113.{10 + n}")).status_code == 201
+    _refused_upload(await _upload(chat, visitor, "over", ip=OTHER_IP))
+    assert await database_sync_to_async(_files)(chat) == LIMIT
+    other, other_visitor = await _chat_and_visitor()
+    assert (await _upload(other, other_visitor, "elsewhere")).status_code == 201, "another chat is not"
+    return []
+
+
+async def upload_ip(rule):
+    chats = [await _chat_and_visitor() for _ in range(LIMIT + 1)]
+    for n, (chat, visitor) in enumerate(chats[:LIMIT]):
+        assert (await _upload(chat, visitor, f"u{n}")).status_code == 201
+    last, last_visitor = chats[LIMIT]
+    _refused_upload(await _upload(last, last_visitor, "over"))
+    assert await database_sync_to_async(_files)(last) == 0
+    assert (await _upload(last, last_visitor, "other-address", ip=OTHER_IP)).status_code == 201
+    return []
+
+
 async def watch_bytes_agent(rule):
     _, chat = await long_chat()
     user = await database_sync_to_async(AgentFactory)()
@@ -468,6 +516,8 @@ CASES = {
     "transcript.visitor": transcript_visitor,
     "preview.socket": preview_socket,
     "ticket_edit.socket": ticket_edit_socket,
+    "upload.chat": upload_chat,
+    "upload.ip": upload_ip,
     "watch_bytes.agent": watch_bytes_agent,
     "sockets.ip": sockets_ip,
     "login.username": login_username,
