@@ -222,16 +222,17 @@ def live_frame(state: str) -> dict:
 
 def error(code: str, message: str, *, about=None, retry_after: float | None = None) -> dict:
     """A refused frame. ``about`` is the frame, or what could be read of it: ``frame`` names its type,
-    ``client_id`` the message that was refused and ``chat`` the chat it was about. ``retry_after``:
+    ``client_id`` the message that was refused, ``chat`` the chat it was about and ``ref`` the preview
+    it asked for. ``retry_after``:
     seconds to wait before sending it again, for the errors that may be retried."""
     frame = {"type": "error", "code": code, "message": message}
     if retry_after is not None:
         frame["retry_after"] = retry_after
     if getattr(about, "WIRE_TYPE", None):
         frame["frame"] = about.WIRE_TYPE
-    for field in ("client_id", "chat"):
+    for field in ("client_id", "chat", "ref"):
         value = getattr(about, field, None)
-        if value:
+        if value and isinstance(value, str):
             frame[field] = value
     return frame
 

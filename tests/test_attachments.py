@@ -464,3 +464,22 @@ def test_the_admin_sets_the_limits_and_deleting_a_file_removes_its_bytes(client,
     assert staff.post(f"/admin/chat/attachment/{attachment.pk}/delete/", {"post": "yes"}).status_code == 302
     assert stored_files() == before and not Attachment.objects.exists()
     assert Message.objects.get(chat=chat, seq=2).attachment is None
+
+
+def test_the_database_away_is_unavailable_and_nothing_is_kept(client, chat_of, monkeypatch):
+    """A write that fails on a lost connection, also on calls.db's retry, says "send it again"."""
+    from django.db import OperationalError
+
+    from chat.attachments import views
+
+    chat, visitor = chat_of
+    before = stored_files()
+
+    def database_gone(**kwargs):
+        raise OperationalError("the connection was lost")
+
+    monkeypatch.setattr(views, "attachment_post", database_gone)
+    response = upload(client, chat, visitor, png(), "a.png")
+    assert response.status_code == 503 and response.json()["error"]["code"] == "unavailable"
+    assert int(response["Retry-After"]) == views.UNAVAILABLE_RETRY_SECONDS
+    assert stored_files() == before and not Attachment.objects.exists()

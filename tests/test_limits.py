@@ -359,7 +359,7 @@ async def preview_socket(rule):
         await socket.send({"type": "message.preview", "text": f"**draft {n}**", "ref": f"p{n}"})
         await socket.expect("preview", ref=f"p{n}")
     await socket.send({"type": "message.preview", "text": "one more", "ref": "over"})
-    await refused(socket, "message.preview")
+    assert (await refused(socket, "message.preview"))["ref"] == "over", "the console knows which preview"
     return [socket]
 
 

@@ -36,7 +36,8 @@ VISITOR_TOKEN_HEADER = "X-Visitor-Token"
 FILE_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 _STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404, "chat_ended": 409,
-           "conflict": 409, "too_large": 413, "unsupported_type": 415, "rate_limited": 429}
+           "conflict": 409, "too_large": 413, "unsupported_type": 415, "rate_limited": 429, "unavailable": 503}
+UNAVAILABLE_RETRY_SECONDS = 5
 
 
 def _error(code: str, message: str, *, retry_after: int | None = None) -> JsonResponse:
@@ -98,9 +99,13 @@ async def _upload(request, chat_id: str, actor: Actor) -> JsonResponse:
         if result.duplicate:
             await _off_thread(storage.delete)(stored.key, stored.thumbnail_key)
         return _answer(result)
-    except ChatError as refused:
+    except (ChatError, *calls.CONNECTION_ERRORS) as refused:
         if stored is not None:
             await _off_thread(storage.delete)(stored.key, stored.thumbnail_key)
+        if not isinstance(refused, ChatError):  # the database away, also after calls.db's retry
+            log.warning("upload refused: the database is unavailable", exc_info=True)
+            return _error("unavailable", "The chat is briefly unavailable. Please send the file again in a moment.",
+                          retry_after=UNAVAILABLE_RETRY_SECONDS)
         return _error(refused.code, refused.message, retry_after=getattr(refused, "retry_after", None))
     finally:
         if prepared is not None:
