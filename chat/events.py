@@ -97,6 +97,8 @@ def attachment_of(attachment) -> dict:
         "height": attachment.height,
         "url": f"/files/{attachment.ref}/",
         "thumbnail_url": f"/files/{attachment.ref}/thumbnail/" if attachment.thumbnail_key else None,
+        "thumbnail_width": attachment.thumbnail_width,
+        "thumbnail_height": attachment.thumbnail_height,
     }
 
 

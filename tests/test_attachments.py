@@ -135,6 +135,7 @@ def test_an_image_becomes_a_message_with_the_next_seq_and_a_thumbnail(client, ch
     assert message["html"] == "Screen shot.png"
     assert attachment["kind"] == "image" and attachment["type"] == "image/png"
     assert (attachment["width"], attachment["height"]) == (1200, 800)
+    assert (attachment["thumbnail_width"], attachment["thumbnail_height"]) == (320, 213)
     thumbnail = client.get(attachment["thumbnail_url"], headers={"X-Visitor-Token": visitor.token})
     assert thumbnail.status_code == 200 and thumbnail["Content-Type"] == "image/webp"
     assert Image.open(io.BytesIO(b"".join(thumbnail.streaming_content))).size == (320, 213)

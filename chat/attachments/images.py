@@ -45,6 +45,7 @@ class Reencoded:
     height: int
     frames: int
     thumbnail: bytes  # WebP, at most THUMBNAIL_SIDE on its longer side
+    thumbnail_size: tuple[int, int]
 
 
 def reencode(path: str, kind: Kind) -> Reencoded:
@@ -120,10 +121,10 @@ def _encode(image, pillow_format: str, **options) -> bytes:
     return buffer.getvalue()
 
 
-def _thumbnail(image) -> bytes:
+def _thumbnail(image) -> tuple[bytes, tuple[int, int]]:
     small = image.copy()
     small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
-    return _encode(small, "WEBP", quality=80)
+    return _encode(small, "WEBP", quality=80), small.size
 
 
 def _reencode_still(image, pillow_format: str) -> Reencoded:
@@ -131,7 +132,7 @@ def _reencode_still(image, pillow_format: str) -> Reencoded:
     oriented = ImageOps.exif_transpose(image)
     clean = _fresh(oriented, _plain_mode(oriented))
     data = _encode(clean, pillow_format)
-    return Reencoded(data, clean.width, clean.height, 1, _thumbnail(clean))
+    return Reencoded(data, clean.width, clean.height, 1, *_thumbnail(clean))
 
 
 def _reencode_animation(image, pillow_format: str, frames: int) -> Reencoded:
@@ -144,4 +145,4 @@ def _reencode_animation(image, pillow_format: str, frames: int) -> Reencoded:
     if pillow_format == "GIF":
         options["disposal"] = 2
     data = _encode(first, pillow_format, **options)
-    return Reencoded(data, first.width, first.height, len(clean_frames), _thumbnail(first))
+    return Reencoded(data, first.width, first.height, len(clean_frames), *_thumbnail(first))

@@ -27,6 +27,7 @@ class Prepared:
     width: int | None = None
     height: int | None = None
     thumbnail: bytes | None = None
+    thumbnail_size: tuple[int, int] | None = None
 
     def discard(self) -> None:
         _remove(self.path)
@@ -105,7 +106,7 @@ def _prepare(path, size, raw_name, allowed) -> Prepared:
     with os.fdopen(handle, "wb") as file:
         file.write(image.data)
     return Prepared(name, kind, stored, len(image.data), hashlib.sha256(image.data).hexdigest(),
-                    image.width, image.height, image.thumbnail)
+                    image.width, image.height, image.thumbnail, image.thumbnail_size)
 
 
 def _sha256(path: str) -> str:

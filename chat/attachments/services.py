@@ -61,6 +61,8 @@ def _post(chat: Chat, actor: Actor, client_id: str, prepared: Prepared, stored: 
             name=prepared.name, kind=Attachment.Kind.IMAGE if prepared.kind.image else Attachment.Kind.FILE,
             type_id=prepared.kind.id, content_type=prepared.kind.content_type, size=prepared.size,
             sha256=prepared.sha256, width=prepared.width, height=prepared.height,
+            thumbnail_width=prepared.thumbnail_size[0] if prepared.thumbnail_size else None,
+            thumbnail_height=prepared.thumbnail_size[1] if prepared.thumbnail_size else None,
             storage_key=stored.key, thumbnail_key=stored.thumbnail_key,
         )
         html = rendering.render_note(prepared.name)  # a name: escaped, never linkified

@@ -10,7 +10,7 @@
 // A part of the chat view (chat.js): update(chat), destroy().
 
 import { Uploader, readLimits, uploadName } from "../core/uploads.js";
-import { uploadRowEl, renderUploadRow } from "../core/attachment.js";
+import { showUpload } from "../core/attachment.js";
 
 const PAPERCLIP = "M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5H9v9a3 3 0 0 0 6 0V5a4.5 4.5 0 0 0-9 0v11.5a6 6 0 0 0 12 0v-10z";
 
@@ -183,19 +183,7 @@ export class Uploads {
   }
 
   render(upload) {
-    let row = this.rows.get(upload);
-    if (upload.finished) {
-      if (row) row.remove();
-      this.rows.delete(upload);
-    } else {
-      if (!row) {
-        row = uploadRowEl(upload, () => this.uploader.cancel(upload));
-        this.rows.set(upload, row);
-        this.list.append(row);
-      }
-      renderUploadRow(row, upload);
-    }
-    this.list.hidden = this.rows.size === 0;
+    showUpload(this.list, this.rows, upload, () => this.uploader.cancel(upload));
   }
 
   destroy() {

@@ -12,7 +12,6 @@
 
 import { humanSize } from "./uploads.js";
 
-export const THUMBNAIL_MAX_PX = 320; // the server's thumbnails are at most this a side
 export const UNAVAILABLE = "File unavailable";
 
 // The type as a person names it, by the type the server decided from the content.
@@ -46,13 +45,12 @@ function extensionOf(name) {
   return match ? match[1] : "";
 }
 
-/** The size of the thumbnail the server made: the image's shape, at most THUMBNAIL_MAX_PX a side. */
+/** The size of the thumbnail the server made, as it says (`thumbnail_width`, `thumbnail_height`);
+ * null when it does not say, and the image then takes its own size as it loads. */
 export function thumbnailSize(attachment) {
-  const width = Number(attachment.width) || 0;
-  const height = Number(attachment.height) || 0;
-  if (!width || !height) return { width: THUMBNAIL_MAX_PX, height: Math.round(THUMBNAIL_MAX_PX * 0.75) };
-  const scale = Math.min(1, THUMBNAIL_MAX_PX / Math.max(width, height));
-  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+  const width = Number(attachment.thumbnail_width) || 0;
+  const height = Number(attachment.thumbnail_height) || 0;
+  return width && height ? { width, height } : null;
 }
 
 /** A path on our own origin ("/files/…/"), or "" for anything else. */
@@ -73,9 +71,11 @@ function imageEl(attachment, files) {
   figure.dataset.testid = "attachment-image";
   const img = document.createElement("img");
   img.className = "hd-att__thumb";
-  const { width, height } = thumbnailSize(attachment);
-  img.width = width;
-  img.height = height;
+  const size = thumbnailSize(attachment);
+  if (size) {
+    img.width = size.width;
+    img.height = size.height;
+  }
   img.alt = attachment.name || "Image";
   img.decoding = "async";
   img.dataset.testid = "attachment-thumbnail";
@@ -241,4 +241,22 @@ export function renderUploadRow(li, upload) {
     bar.value = 0;
     status.textContent = `${size} · Waiting…`;
   }
+}
+
+/** Keep an upload's row in ``list`` (``rows``: upload -> row) as it goes: added, updated, removed once
+ * it has finished; the list hidden while empty. Widget and console alike. */
+export function showUpload(list, rows, upload, onCancel) {
+  let row = rows.get(upload);
+  if (upload.finished) {
+    if (row) row.remove();
+    rows.delete(upload);
+  } else {
+    if (!row) {
+      row = uploadRowEl(upload, onCancel);
+      rows.set(upload, row);
+      list.append(row);
+    }
+    renderUploadRow(row, upload);
+  }
+  list.hidden = rows.size === 0;
 }

@@ -9,7 +9,7 @@
 // Only while the chat is open (waiting or active): `chatId()` says which, null when none.
 
 import { Uploader, readLimits, uploadName } from "../core/uploads.js";
-import { uploadRowEl, renderUploadRow } from "../core/attachment.js";
+import { showUpload } from "../core/attachment.js";
 
 export class WidgetUploads {
   /**
@@ -117,19 +117,7 @@ export class WidgetUploads {
   }
 
   render(upload) {
-    let row = this.rows.get(upload);
-    if (upload.finished) {
-      if (row) row.remove();
-      this.rows.delete(upload);
-    } else {
-      if (!row) {
-        row = uploadRowEl(upload, () => this.uploader.cancel(upload));
-        this.rows.set(upload, row);
-        this.list.append(row);
-      }
-      renderUploadRow(row, upload);
-    }
-    this.list.hidden = this.rows.size === 0;
+    showUpload(this.list, this.rows, upload, () => this.uploader.cancel(upload));
   }
 
   /** The chat on screen went away (a new chat, a new visitor): its uploads stop. */
