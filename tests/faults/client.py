@@ -31,6 +31,9 @@ import random
 import socket
 import struct
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -662,6 +665,49 @@ class Client:
         if self.in_flight is None:
             asyncio.ensure_future(self._pump())
         return item
+
+    async def upload(self, chat: str, client_id: str, name: str, data: bytes, url: str, tries: int = 30) -> Outgoing:
+        """A file, as docs/protocol.md "Files" says: POST the bytes with the visitor's token, the
+        ``client_id`` and the name; after a lost connection, a 429 or a 5xx send the same again (after
+        ``retry_after`` when given), any other error is final. The answer's message is applied like an
+        ack; the broadcast of it may come too (dropped as a seq had)."""
+        assert self.role == "visitor" and self.token, "uploads are sent by a visitor with a token"
+        item = Outgoing(client_id=client_id, text=name, index=len(self.items), chat=chat)
+        self.items.append(item)
+        item.first_sent = now()
+        for _ in range(tries):
+            item.attempts += 1
+            status, body, wait = await asyncio.to_thread(self._post_file, url, chat, client_id, name, data)
+            if status in (200, 201):
+                item.acked, item.seq, item.duplicate = now(), body["message"]["seq"], bool(body.get("duplicate"))
+                if self.conn is not None:
+                    await self._on_message(chat, body["message"], self.conn, via="ack")
+                return item
+            if status is not None and status < 500 and status != 429:
+                item.refused = body.get("error", {"code": str(status)})
+                return item
+            self.retries[f"upload {status}"] += 1
+            await asyncio.sleep(wait)
+        item.refused = {"code": "gave up"}
+        return item
+
+    def _post_file(self, url: str, chat: str, client_id: str, name: str, data: bytes):
+        request = urllib.request.Request(
+            f"{url}/chat/{urllib.parse.quote(chat)}/uploads/", data=data, method="POST",
+            headers={"X-Visitor-Token": self.token, "X-Client-Id": client_id,
+                     "X-File-Name": urllib.parse.quote(name), "Content-Type": "application/octet-stream"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read()), 0
+        except urllib.error.HTTPError as error:
+            try:
+                body = json.loads(error.read())
+            except ValueError:
+                body = {}
+            wait = float(body.get("error", {}).get("retry_after") or error.headers.get("Retry-After") or 0.5)
+            return error.code, body, wait
+        except OSError:  # refused, reset, timed out: send it again
+            return None, {}, 0.5
 
     async def start_chat(self, name: str, email: str, text: str, client_id: str, timeout: float = 15) -> str:
         item = self.enqueue(client_id, text, start={"name": name, "email": email})

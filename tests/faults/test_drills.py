@@ -397,6 +397,73 @@ def test_database_connections_terminated(fleet, agent_cookie, terminator):
     asyncio.run(drill_run())
 
 
+# --- 5b. Files through a Redis kill and terminated database connections ---------------------------------
+
+
+def small_png(i: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (24, 16), (i * 37 % 256, 90, 160)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_files_through_redis_killed_and_database_connections_terminated(fleet, agent_cookie, terminator):
+    """The visitor uploads files over HTTP (on one process) while text flows both ways and the agent
+    watches on the other; Redis is killed for 3 s, then every database session is terminated twice.
+    Every file is stored once, takes its seq, and reaches the agent (live or by resume): a file is a
+    message like any other."""
+
+    async def upload_paced(visitor, chat, seconds: float, url: str) -> None:
+        for i in range(max(1, round(seconds * 3))):
+            await visitor.upload(chat, f"f-{i}", f"shot {i}.png", small_png(i), url)
+            await asyncio.sleep(1 / 3)  # pacing the sender, not waiting for a result
+
+    async def drill_run():
+        hub = Hub()
+        drill = Drill("5b-files-redis-and-database", hub)
+        try:
+            visitor, agent = await open_chat(hub, drill, agent_cookie, visitor_urls=fleet.urls(0),
+                                             agent_urls=fleet.urls(1))
+            drill.flow("files visitor->agent", visitor, agent, "f-")
+            drill.flow("visitor->agent", visitor, agent, "v-")
+            drill.flow("agent->visitor", agent, visitor, "a-")
+            drill.mark_start()
+            period = 8 * SCALE
+            senders = [asyncio.create_task(upload_paced(visitor, drill.chat, period, fleet[0].url)),
+                       asyncio.create_task(send_paced(visitor, "v-", period, drill.chat, rate=3)),
+                       asyncio.create_task(send_paced(agent, "a-", period, drill.chat, rate=3))]
+            await asyncio.sleep(1.5)
+            fleet.redis.kill()
+            await asyncio.sleep(3)  # the outage
+            await asyncio.to_thread(fleet.redis.start)
+            ended = []
+            for _ in range(2):
+                await asyncio.sleep(1)  # pacing the fault
+                ended.append(await terminate_app_sessions(terminator))
+            drill.fault_end = now()
+            drill.notes["sessions_ended"] = ended
+            await asyncio.gather(*senders)
+            await settle_and_verify(drill, urls={"agent": fleet[1].url, "visitor": fleet[0].url}, cookie=agent_cookie)
+            files = [i for i in visitor.items if i.client_id.startswith("f-")]
+            assert files and all(i.acked for i in files), [i.refused for i in files if not i.acked]
+            drill.notes["upload_max"] = f"{max(i.latency for i in files):.2f}s"
+            drill.notes["uploads_sent_at"] = [round(i.first_sent - files[0].first_sent, 1) for i in files]
+        except AssertionError as exc:
+            drill.problems.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            await stop_all(drill)
+            if not fleet.redis.alive:
+                fleet.redis.start()
+        retries = sum((c.retries for c in drill.clients), Counter())
+        drill.notes["retried"] = dict(retries)
+        finish(drill, ack_bound=6)
+
+    asyncio.run(drill_run())
+
+
 # --- 6. A slow reader -----------------------------------------------------------------------------------
 
 
