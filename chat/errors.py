@@ -40,6 +40,17 @@ class RateLimited(ChatError):
         self.retry_after = retry_after
 
 
+class Unavailable(ChatError):
+    """Briefly unable to take this (the database away, every image turn taken): send it again after
+    ``retry_after`` seconds."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class TooLarge(ChatError):
     """A file past the admin's size limit."""
 

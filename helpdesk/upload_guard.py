@@ -78,8 +78,20 @@ def upload_limit() -> int:
     return _upload_limit if _upload_limit is not None else UPLOAD_MAX_MB_CEILING * MEGABYTE
 
 
-def limit_for(path: bytes) -> int:
-    return upload_limit() if UPLOAD_PATH_RE.match(path or b"") else settings.HTTP_MAX_BODY_BYTES
+def path_of(target: bytes) -> bytes:
+    """The path of a request target, also in absolute form (``POST http://host/chat/…``)."""
+    target = target or b""
+    if not target.startswith(b"/"):
+        target = b"/" + target.split(b"://", 1)[-1].partition(b"/")[2]
+    return target
+
+
+def is_upload(target: bytes) -> bool:
+    return bool(UPLOAD_PATH_RE.match(path_of(target)))
+
+
+def limit_for(target: bytes) -> int:
+    return upload_limit() if is_upload(target) else settings.HTTP_MAX_BODY_BYTES
 
 
 def _too_large_body(limit: int, upload: bool) -> bytes:
@@ -102,8 +114,11 @@ class GuardedRequest(http_protocol.WebRequest):
         _ensure_refresher()
         path = getattr(self.channel, "_path", b"") or b""
         self._body_limit = limit_for(path)
-        self._body_upload = bool(UPLOAD_PATH_RE.match(path))
+        self._body_upload = is_upload(path)
         if length is not None and length > self._body_limit:
+            # Answered now: the client must not be told to go on (Twisted sends "100 Continue"
+            # after this to a request that expects it).
+            self.requestHeaders.removeHeader(b"expect")
             self._refuse_body()
             super().gotLength(0)  # keep nothing
             return

@@ -16,6 +16,7 @@ from chat.models import Chat
 from tests import live
 from tests.factories import AgentFactory
 from tests.smtp import free_port, smtp_fixture, smtp_server_fixture, use_smtp  # noqa: F401 (fixtures)
+from tests.test_attachments import body_of
 from tickets.models import TranscriptLine
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -90,4 +91,4 @@ def test_the_transcript_email_links_to_the_file_for_its_recipient(smtp, ended_ch
     assert linked == ref and "File: shot.png" in text
     opened = Client().get(f"/files/{ref}/?t={unquote(token)}")
     assert opened.status_code == 200 and opened["Content-Type"] == "image/png"
-    assert b"".join(opened.streaming_content).startswith(b"\x89PNG")
+    assert body_of(opened).startswith(b"\x89PNG")

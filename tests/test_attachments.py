@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import Client
 from PIL import ExifTags, Image, ImageCms, PngImagePlugin
@@ -93,6 +94,32 @@ def docx() -> bytes:
     return buffer.getvalue()
 
 
+def gif_with_a_larger_later_frame(side: int = 9000) -> bytes:
+    """A GIF whose header says 1×1 and whose second frame is ``side`` × ``side``: Pillow grows the
+    canvas when it reaches that frame. A few hundred KB that decode to gigabytes."""
+    import struct
+
+    def lzw_of(width, height):
+        buffer = io.BytesIO()
+        Image.new("P", (width, height), 0).save(buffer, "GIF")
+        data = buffer.getvalue()
+        return data[data.index(b",") + 10:-1]
+
+    def frame(width, height, data):
+        return b"!\xf9\x04\x00\x0a\x00\x00\x00," + struct.pack("<HHHHB", 0, 0, width, height, 0) + data
+
+    return (b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+            + frame(1, 1, lzw_of(1, 1)) + frame(side, side, lzw_of(side, side)) * 3 + b";")
+
+
+def zip_with(mimetype: bytes, compression: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), mimetype, compress_type=compression)
+        archive.writestr("content.xml", "<office:document-content/>")
+    return buffer.getvalue()
+
+
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>'
 HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
@@ -110,6 +137,15 @@ def upload(client: Client, chat, visitor, data: bytes, name: str, client_id: str
     return client.post(f"/chat/{chat.public_id}/uploads/", data=data, content_type="application/octet-stream",
                        headers={"X-Visitor-Token": visitor.token, "X-Client-Id": client_id,
                                 "X-File-Name": name, **headers})
+
+
+def body_of(response) -> bytes:
+    """What a file answer streamed (its chunks come from an async iterator)."""
+    async def read():
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    assert response.status_code == 200, response.status_code
+    return async_to_sync(read)()
 
 
 def read_stored(attachment: Attachment) -> bytes:
@@ -138,7 +174,7 @@ def test_an_image_becomes_a_message_with_the_next_seq_and_a_thumbnail(client, ch
     assert (attachment["thumbnail_width"], attachment["thumbnail_height"]) == (320, 213)
     thumbnail = client.get(attachment["thumbnail_url"], headers={"X-Visitor-Token": visitor.token})
     assert thumbnail.status_code == 200 and thumbnail["Content-Type"] == "image/webp"
-    assert Image.open(io.BytesIO(b"".join(thumbnail.streaming_content))).size == (320, 213)
+    assert Image.open(io.BytesIO(body_of(thumbnail))).size == (320, 213)
     stored = Message.objects.get(chat=chat, seq=2)
     assert stored.attachment.ref == attachment["ref"] and stored.text == "Screen shot.png"
 
@@ -230,6 +266,14 @@ REFUSED = [
                  id="bomb-under-pillows-guard"),
     pytest.param(gif(frames=501), "long.gif", 400, "invalid", "frames", id="too-many-frames"),
     pytest.param(b"PK\x03\x04" + b"\x00" * 40, "broken.zip", 415, "unsupported_type", "damaged ZIP", id="bad-zip"),
+    pytest.param(gif_with_a_larger_later_frame(), "tiny.gif", 400, "invalid", "This image is too large",
+                 id="gif-later-frame-bomb"),
+    pytest.param(zip_with(b"application/vnd.oasis.opendocument.text", zipfile.ZIP_DEFLATED), "letter.odt", 400,
+                 "invalid", "but the file is a ZIP archive", id="odt-whose-mimetype-is-compressed"),
+    pytest.param(b"line one\n" * 20_000 + b"\x1b[2J and then a terminal escape\n", "log.txt", 415,
+                 "unsupported_type", "kind we do not take", id="control-character-past-the-first-64-KB"),
+    pytest.param(b"caf\xc3\xa9\n" * 30_000 + b"\xff\n", "notes.txt", 415, "unsupported_type",
+                 "kind we do not take", id="not-utf8-past-the-first-64-KB"),
 ]
 
 
@@ -299,6 +343,7 @@ NAMES = [
     ("  ..hidden.txt", "hidden.txt"),
     ("zero\u200bwidth.txt", "zerowidth.txt"),
     ("new\nline.txt", "new line.txt"),
+    ("\u3164\u034fsecret\u115f.txt", "secret.txt"),
     ("", "file.txt"),
 ]
 
@@ -325,8 +370,7 @@ def test_twins_differing_in_case_or_unicode_form_are_two_files(client, chat_of):
     files = list(Attachment.objects.order_by("pk"))
     assert [f.name for f in files] == [nfc, nfc, "résumé.TXT"]
     assert len({f.storage_key for f in files}) == 3
-    served = [b"".join(client.get(f"/files/{f.ref}/", headers={"X-Visitor-Token": visitor.token}).streaming_content)
-              for f in files]
+    served = [body_of(client.get(f"/files/{f.ref}/", headers={"X-Visitor-Token": visitor.token})) for f in files]
     assert served == [b"one\n", b"two\n", b"three\n"]
 
 
@@ -468,7 +512,7 @@ def test_the_admin_sets_the_limits_and_deleting_a_file_removes_its_bytes(client,
 
 
 def test_the_database_away_is_unavailable_and_nothing_is_kept(client, chat_of, monkeypatch):
-    """A write that fails on a lost connection, also on calls.db's retry, says "send it again"."""
+    """A call that fails on a lost connection, also on calls.db's retry, says "send it again"."""
     from django.db import OperationalError
 
     from chat.attachments import views
@@ -479,8 +523,75 @@ def test_the_database_away_is_unavailable_and_nothing_is_kept(client, chat_of, m
     def database_gone(**kwargs):
         raise OperationalError("the connection was lost")
 
-    monkeypatch.setattr(views, "attachment_post", database_gone)
+    monkeypatch.setattr(views, "attachment_precheck", database_gone)
     response = upload(client, chat, visitor, png(), "a.png")
     assert response.status_code == 503 and response.json()["error"]["code"] == "unavailable"
     assert int(response["Retry-After"]) == views.UNAVAILABLE_RETRY_SECONDS
     assert stored_files() == before and not Attachment.objects.exists()
+
+
+def test_a_photo_with_more_pictures_in_it_is_its_first(client, chat_of):
+    """MPO: the JPEG some cameras write, with previews or a second eye in it."""
+    chat, visitor = chat_of
+    buffer = io.BytesIO()
+    Image.new("RGB", (80, 60), "orange").save(buffer, "MPO", save_all=True,
+                                             append_images=[Image.new("RGB", (80, 60), "black")])
+    response = upload(client, chat, visitor, buffer.getvalue(), "camera.jpg")
+    assert response.status_code == 201, response.content
+    stored = Image.open(io.BytesIO(read_stored(Attachment.objects.get())))
+    assert stored.format == "JPEG" and getattr(stored, "n_frames", 1) == 1 and stored.size == (80, 60)
+
+
+def test_sixteen_bit_grey_keeps_its_shades(client, chat_of):
+    chat, visitor = chat_of
+    gradient = Image.new("I;16", (256, 4))
+    gradient.putdata([x * 257 for x in range(256)] * 4)
+    buffer = io.BytesIO()
+    gradient.save(buffer, "PNG")
+    assert upload(client, chat, visitor, buffer.getvalue(), "scan.png").status_code == 201
+    stored = Image.open(io.BytesIO(read_stored(Attachment.objects.get())))
+    assert stored.mode == "L" and [stored.getpixel((x, 0)) for x in (0, 128, 255)] == [0, 128, 255]
+
+
+def test_an_odt_and_a_zip_are_told_apart_without_decompressing(client, chat_of):
+    chat, visitor = chat_of
+    odt = upload(client, chat, visitor, zip_with(b"application/vnd.oasis.opendocument.text", zipfile.ZIP_STORED),
+                 "letter.odt")
+    assert odt.status_code == 201 and odt.json()["message"]["attachment"]["type"] == (
+        "application/vnd.oasis.opendocument.text")
+    archive = upload(client, chat, visitor, zip_with(b"application/vnd.oasis.opendocument.text", zipfile.ZIP_BZIP2),
+                     "letter.zip", client_id="f2")
+    assert archive.status_code == 201 and archive.json()["message"]["attachment"]["type"] == "application/zip"
+
+
+def test_when_every_image_turn_is_taken_the_upload_is_told_to_come_again(client, chat_of, monkeypatch):
+    from chat.attachments import images
+
+    chat, visitor = chat_of
+    monkeypatch.setattr(images, "REENCODE_WAIT_SECONDS", 0.05)
+    taken = [images._turns.acquire() for _ in range(images.REENCODES_AT_ONCE)]
+    try:
+        before = stored_files()
+        busy = upload(client, chat, visitor, png(), "a.png")
+    finally:
+        for _ in taken:
+            images._turns.release()
+    assert busy.status_code == 503 and busy.json()["error"]["code"] == "unavailable"
+    assert int(busy["Retry-After"]) >= 1 and stored_files() == before
+    assert upload(client, chat, visitor, png(), "a.png").status_code == 201, "the same upload, again"
+
+
+@pytest.mark.parametrize("path", ["/chat/%00/uploads/", "/files/%00/", "/files/a%2Fb/", "/chat/../uploads/"])
+def test_odd_paths_are_not_found(client, path):
+    assert client.post(path, data=b"x", content_type="text/plain").status_code == 404
+    assert client.get(path).status_code == 404
+
+
+def test_refusals_are_private_and_head_is_answered(client, chat_of):
+    chat, visitor = chat_of
+    ref = upload(client, chat, visitor, b"hi\n", "a.txt").json()["message"]["attachment"]["ref"]
+    refused = client.get(f"/files/{ref}/")
+    assert refused.status_code == 403 and refused["Cache-Control"] == "private, no-store"
+    assert "X-Visitor-Token" in refused["Vary"]
+    head = client.head(f"/files/{ref}/", headers={"X-Visitor-Token": visitor.token})
+    assert head.status_code == 200 and head["Content-Length"] == "3"

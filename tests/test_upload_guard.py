@@ -115,3 +115,23 @@ def test_a_body_that_grows_past_the_limit_is_cut_off_where_it_passes(server):
         sock.sendall(_request_head(server, chat, visitor, f"Content-Length: {len(body)}").replace(b"big", b"ok") + body)
         status, answer = _read_answer(sock)
     assert status == 201 and answer["message"]["attachment"]["name"] == "ok.txt"
+
+
+def test_a_client_that_expects_100_continue_is_told_413_only(server):
+    visitor = VisitorFactory()
+    chat = start_chat(visitor)
+    _wait_for_the_guard_to_know_the_limit(server, chat, visitor)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(_request_head(server, chat, visitor, f"Content-Length: {50 * MB}\r\nExpect: 100-continue"))
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413") and b"100 Continue" not in answer
+
+
+def test_an_absolute_form_request_line_gets_the_upload_limit():
+    from helpdesk import upload_guard
+
+    assert upload_guard.is_upload(b"http://help.example.com/chat/K7QX2MPA/uploads/")
+    assert upload_guard.is_upload(b"/console/chats/K7QX2MPA/uploads/?x=1")
+    assert not upload_guard.is_upload(b"http://help.example.com/accounts/login/")

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from chat.attachments import images, kinds, names
-from chat.errors import InvalidInput, TooLarge, Unsupported
+from chat.errors import InvalidInput, TooLarge, Unavailable, Unsupported
 
 CHUNK_BYTES = 256 * 1024
+BUSY_RETRY_SECONDS = 5
 
 
 @dataclass
@@ -101,6 +102,9 @@ def _prepare(path, size, raw_name, allowed) -> Prepared:
         image = images.reencode(path, kind)
     except images.ImageRefused as refused:
         raise InvalidInput(refused.message) from None
+    except images.Busy:
+        raise Unavailable("Many images are being prepared right now. Send this one again in a moment.",
+                          retry_after=BUSY_RETRY_SECONDS) from None
     _remove(path)
     handle, stored = tempfile.mkstemp(prefix="image-", dir=settings.FILE_UPLOAD_TEMP_DIR)
     with os.fdopen(handle, "wb") as file:

@@ -6,6 +6,8 @@ that kind's (a name without one gets the kind's own). Images are opened and re-e
 ``images``; the other kinds are stored as sent and only ever served as downloads.
 """
 
+import codecs
+import re
 import zipfile
 from dataclasses import dataclass
 
@@ -79,17 +81,21 @@ def sniff(path: str) -> Sniffed:
         return Sniffed(BY_ID["webp"], BY_ID["webp"].label)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return _sniff_zip(path)
-    return _sniff_text(head)
+    return _sniff_text(head, path)
 
 
 def _sniff_zip(path: str) -> Sniffed:
-    """A ZIP archive, or an office document that is one. Only the directory is read: nothing is
-    decompressed except OpenDocument's small ``mimetype`` entry."""
+    """A ZIP archive, or an office document that is one. Only the directory is read, and
+    OpenDocument's ``mimetype`` entry, which the format stores uncompressed: nothing is decompressed
+    (a compressed entry's declared size is whatever its maker wrote)."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-            if "mimetype" in names and archive.getinfo("mimetype").file_size < 200:
-                declared = archive.read("mimetype").decode("ascii", "replace").strip()
+            mimetype = archive.getinfo("mimetype") if "mimetype" in names else None
+            if (mimetype is not None and mimetype.compress_type == zipfile.ZIP_STORED
+                    and mimetype.compress_size == mimetype.file_size < 200):
+                with archive.open(mimetype) as entry:
+                    declared = entry.read(200).decode("ascii", "replace").strip()
                 if declared in _OPEN_DOCUMENT:
                     kind = BY_ID[_OPEN_DOCUMENT[declared]]
                     return Sniffed(kind, kind.label)
@@ -107,23 +113,33 @@ def _looks_like_markup(text: str) -> bool:
     return start.startswith(("<!doctype", "<html", "<svg", "<?xml", "<script", "<head", "<body", "<iframe"))
 
 
-def _sniff_text(head: bytes) -> Sniffed:
-    if b"\x00" in head:
-        return Sniffed(None, "a file of a kind we do not take")
-    sample = head
-    # The sample may end inside a character: drop up to three bytes of an unfinished one.
-    for cut in range(4):
-        try:
-            text = sample[: len(sample) - cut].decode("utf-8")
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        return Sniffed(None, "a file of a kind we do not take")
-    if _looks_like_markup(text):
+_NOT_TEXT = Sniffed(None, "a file of a kind we do not take")
+# Control characters text does not hold (tab, line feed, form feed and carriage return it does),
+# DEL and the C1 controls included.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
+def _sniff_text(head: bytes, path: str) -> Sniffed:
+    """Text is what decodes as UTF-8 from its first byte to its last, without control characters;
+    markup (HTML, SVG, XML) is not taken whatever its name."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        first = decoder.decode(head)
+    except UnicodeDecodeError:
+        return _NOT_TEXT
+    if _looks_like_markup(first):
         return Sniffed(None, "an HTML, SVG or XML document")
-    if any(ord(c) < 32 and c not in "\t\r\n\f" for c in text):
-        return Sniffed(None, "a file of a kind we do not take")
+    if _CONTROLS.search(first):
+        return _NOT_TEXT
+    with open(path, "rb") as file:
+        file.seek(len(head))
+        try:
+            while chunk := file.read(TEXT_SNIFF_BYTES):
+                if _CONTROLS.search(decoder.decode(chunk)):
+                    return _NOT_TEXT
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return _NOT_TEXT
     return Sniffed(BY_ID["text"], BY_ID["text"].label)
 
 

@@ -11,14 +11,15 @@ holds a signed link made for a transcript's recipient. Images (re-encoded by us)
 everything else is a download. Never HTML or SVG inline, never sniffed.
 """
 
+import asyncio
 import logging
 from urllib.parse import quote, unquote
 
 from asgiref.sync import sync_to_async
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from chat import calls, events, limits, selectors
 from chat.attachments import intake, storage
@@ -80,9 +81,23 @@ async def agent_upload(request, chat_id: str):
 
 
 async def _upload(request, chat_id: str, actor: Actor) -> JsonResponse:
+    """Taken to its end once begun, also when the client goes away meanwhile (Django then cancels
+    the view): the file is stored as a message or nothing of it is kept, never half of it. A client
+    that lost the answer sends the upload again and is answered with the stored one."""
+    task = asyncio.ensure_future(_take_upload(request, chat_id, actor))
+    _unfinished.add(task)
+    task.add_done_callback(_unfinished.discard)
+    return await asyncio.shield(task)
+
+
+_unfinished: set[asyncio.Task] = set()
+
+
+async def _take_upload(request, chat_id: str, actor: Actor) -> JsonResponse:
     client_id = request.headers.get("X-Client-Id", "")
     raw_name = unquote(request.headers.get("X-File-Name", ""), errors="replace")
     prepared = stored = None
+    posting = False  # once the message's write may have committed, its stored bytes are its
     try:
         found = await calls.service(attachment_precheck, sender=None, chat_public_id=chat_id, actor=actor,
                                     client_id=client_id)
@@ -94,18 +109,23 @@ async def _upload(request, chat_id: str, actor: Actor) -> JsonResponse:
         path, size = await _off_thread(intake.receive)(request, config.max_bytes)
         prepared = await _off_thread(intake.prepare)(path, size, raw_name, set(config.types))
         stored = await _off_thread(_store)(prepared)
+        posting = True
         result = await calls.service(attachment_post, sender=None, chat=found, actor=actor, client_id=client_id,
                                      prepared=prepared, stored=stored)
-        if result.duplicate:
-            await _off_thread(storage.delete)(stored.key, stored.thumbnail_key)
+        if result.duplicate and result.message.attachment.storage_key != stored.key:
+            await _off_thread(storage.delete)(stored.key, stored.thumbnail_key)  # another upload's won
         return _answer(result)
     except (ChatError, *calls.CONNECTION_ERRORS) as refused:
-        if stored is not None:
-            await _off_thread(storage.delete)(stored.key, stored.thumbnail_key)
         if not isinstance(refused, ChatError):  # the database away, also after calls.db's retry
+            # If the write's commit went through before the connection broke, the row holds these
+            # bytes: keep them (a file too many costs space; a row without its file loses it).
+            if stored is not None and not posting:
+                await _off_thread(storage.delete)(stored.key, stored.thumbnail_key)
             log.warning("upload refused: the database is unavailable", exc_info=True)
             return _error("unavailable", "The chat is briefly unavailable. Please send the file again in a moment.",
                           retry_after=UNAVAILABLE_RETRY_SECONDS)
+        if stored is not None:  # refused: no row holds them
+            await _off_thread(storage.delete)(stored.key, stored.thumbnail_key)
         return _error(refused.code, refused.message, retry_after=getattr(refused, "retry_after", None))
     finally:
         if prepared is not None:
@@ -132,9 +152,17 @@ def content_disposition(name: str, *, inline: bool) -> str:
     return f'{"inline" if inline else "attachment"}; filename="{fallback}"; filename*=UTF-8\'\'{quote(name, safe="")}'
 
 
+def _private(response):
+    """Every answer of the file view, refusals too: for this reader only, never kept by a shared cache."""
+    response["Vary"] = "Cookie, X-Visitor-Token"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def _refused(request, status: int, message: str):
     response = render(request, "chat/file_refused.html", {"message": message}, status=status)
-    return response
+    response["Cache-Control"] = "private, no-store"
+    return _private(response)
 
 
 def _reader_may_open(request, attachment: Attachment | None, ref: str):
@@ -160,30 +188,48 @@ def _reader_may_open(request, attachment: Attachment | None, ref: str):
                                   "to see this file.")
 
 
-@require_GET
-def file_view(request, ref: str, part: str = "file"):
+def _opened(request, ref: str, part: str):
+    """The file to send, or the refusal: (attachment, handle, None) or (None, None, response)."""
     attachment = Attachment.objects.select_related("chat").filter(ref=ref).first()
     refusal = _reader_may_open(request, attachment, ref)
     if refusal is not None:
-        return refusal
+        return None, None, refusal
     key = attachment.storage_key if part == "file" else attachment.thumbnail_key
     if not key:
-        raise Http404("This file has no thumbnail.")
+        return None, None, _refused(request, 404, "This file has no thumbnail.")
     try:
-        handle = storage.open_file(key)
-    except (FileNotFoundError, OSError):
+        return attachment, storage.open_file(key), None
+    except OSError:
         log.warning("stored file %s of attachment %s is missing", key, attachment.ref)
-        return _refused(request, 404, "This file is no longer here.")
+        return None, None, _refused(request, 404, "This file is no longer here.")
+
+
+async def _chunks(handle):
+    """The file, a chunk at a time, read off the event loop: never held whole in memory."""
+    read = sync_to_async(handle.read, thread_sensitive=False)
+    try:
+        while chunk := await read(intake.CHUNK_BYTES):
+            yield chunk
+    finally:
+        await sync_to_async(handle.close, thread_sensitive=False)()
+
+
+@require_http_methods(["GET", "HEAD"])
+async def file_view(request, ref: str, part: str = "file"):
+    await request.auser()  # the session's user, read here, not on the database thread's turn below
+    attachment, handle, refusal = await calls.db(_opened)(request, ref, part)
+    if refusal is not None:
+        return refusal
     inline = attachment.kind == Attachment.Kind.IMAGE and request.GET.get("download") != "1"
     if part == "file":
-        name, content_type = attachment.name, attachment.content_type
+        name, content_type, size = attachment.name, attachment.content_type, attachment.size
     else:
-        name, content_type = attachment.name.rsplit(".", 1)[0] + "-thumbnail.webp", "image/webp"
-    response = FileResponse(handle, content_type=content_type)
+        name, content_type, size = attachment.name.rsplit(".", 1)[0] + "-thumbnail.webp", "image/webp", None
+    response = StreamingHttpResponse(_chunks(handle), content_type=content_type)
+    if size is not None:
+        response["Content-Length"] = str(size)
     response["Content-Disposition"] = content_disposition(name, inline=inline)
-    response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = FILE_POLICY
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     response["Cache-Control"] = "private, max-age=300"
-    response["Vary"] = "Cookie, X-Visitor-Token"
-    return response
+    return _private(response)
