@@ -51,9 +51,4 @@ class Migration(migrations.Migration):
                 'ordering': ['created_at'],
             },
         ),
-        migrations.AddField(
-            model_name='message',
-            name='attachment',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='message', to='chat.attachment'),
-        ),
     ]
