@@ -2,8 +2,8 @@ from django.apps import AppConfig
 
 
 class BlockingConfig(AppConfig):
-    """User and IP blocks. The models and the "may this visitor chat?" check arrive with the blocking
-    issue; the app is installed now so that its place in the layout is fixed."""
+    """Visitor, email and IP blocks, the question "may this visitor chat now?" (``selectors``) and the
+    expiry sweep (``tasks``). Knows nothing of chats: chat/blocks.py is what a block does to them."""
 
     name = "blocking"
     verbose_name = "Blocking"

@@ -26,6 +26,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.utils import await_many_dispatch
 
 from . import (
+    blocks,
     calls,
     details,
     events,
@@ -40,7 +41,7 @@ from . import (
 )
 from .calls import db
 from .coalesce import LatestOnly
-from .errors import ChatError, NotFound
+from .errors import Blocked, ChatError, NotFound
 from .heartbeat import heartbeat
 from .network import client_ip
 from .permissions import is_agent
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_BLOCKED = 4451  # the visitor, their address or their network is blocked (docs/protocol.md)
 # At most this often a socket's typing events reach the channel layer (the widget sends fewer).
 TYPING_INTERVAL = 0.25
 # How long a socket keeps the service's verdict on its typing in a chat, unless the chat changes first.
@@ -140,6 +142,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
             await handler(frame)
         except protocol.ProtocolError as exc:
             await self.send_frame(events.error(exc.code, exc.message, about=frame or exc.about))
+        except Blocked as exc:
+            await self.refuse_blocked(exc.until)
         except ChatError as exc:
             await self.send_frame(events.error(exc.code, exc.message, about=frame,
                                                retry_after=getattr(exc, "retry_after", None)))
@@ -155,6 +159,15 @@ class FrameConsumer(AsyncWebsocketConsumer):
 
     def check_ready(self, frame) -> None:
         """Raise ``ProtocolError`` if this frame cannot be taken yet."""
+
+    async def refuse_blocked(self, until) -> None:
+        """Say so, and close with 4451: nothing this socket sends can be taken now. Frames still
+        waiting are not acted on."""
+        if self.closed:
+            return
+        await self.send_frame(events.blocked_frame(until))
+        self.closed = True
+        await self.close(code=CLOSE_BLOCKED)
 
     async def send_frame(self, frame: dict) -> None:
         await self.send_text(json.dumps(frame, separators=(",", ":")))
@@ -278,6 +291,7 @@ class VisitorConsumer(FrameConsumer):
 
     async def connect(self):
         self.visitor = None
+        self.ip = client_ip(self.scope)
         self.chats: dict[str, int] = {}  # chats this socket has shown to be the visitor's: chat ID -> pk
         self.typing = LatestOnly(self._send_typing, TYPING_INTERVAL)
         await self.accept()
@@ -289,18 +303,30 @@ class VisitorConsumer(FrameConsumer):
     async def on_hello(self, frame: protocol.Hello):
         if self.visitor is not None:
             raise protocol.ProtocolError("invalid", "Already said hello.")
-        token = None
+        token = visitor = None
         if frame.token:
             visitor = await db(selectors.visitor_by_token)(frame.token)
             if visitor is None:
                 await self.close(code=CLOSE_UNAUTHENTICATED)
                 return
-        else:
+        if not await limits.blocked_hello_room(self.ip):  # a blocked address trying again and again
+            await self.close(code=limits.CLOSE_TOO_MANY)
+            self.closed = True
+            return
+        verdict = await db(blocks.hello_check)(visitor_id=visitor.pk if visitor else None,
+                                               email=visitor.email if visitor else None, ip=self.ip)
+        if verdict.block is not None:  # refused before a new visitor is made: not one per reconnect
+            await limits.blocked_hello_count(self.ip)
+            await self.refuse_blocked(verdict.block.expires_at)
+            return
+        if visitor is None:
             visitor, token = await self.call_service(services.visitor_register, language=frame.language)
         self.visitor = visitor
         self.limits.person = visitor.pk
         await self.join(events.visitor_group(visitor.pk))
         await self.join(events.VISITORS_GROUP)
+        if verdict.network:
+            await self.join(events.network_group(verdict.network))
         chat, departments, typing_preview = await db(selectors.visitor_start_state)(visitor.pk)
         if chat is not None:
             await self.enter_chat(chat.public_id, chat.pk)
@@ -360,7 +386,7 @@ class VisitorConsumer(FrameConsumer):
         rendered = await calls.rendered(services.Actor.for_visitor(self.visitor.pk), frame.text)
         result = await self.call_service(services.chat_start,
             visitor_id=self.visitor.pk, name=frame.name, email=frame.email, department_id=frame.department,
-            text=frame.text, client_id=frame.client_id, ip_address=client_ip(self.scope),
+            text=frame.text, client_id=frame.client_id, ip_address=self.ip,
             user_agent=_header(self.scope, b"user-agent"), rendered=rendered,
         )
         await self.enter_chat(result.chat.public_id, result.chat.pk)
@@ -372,7 +398,7 @@ class VisitorConsumer(FrameConsumer):
         actor = services.Actor.for_visitor(self.visitor.pk)
         result = await self.call_service(services.message_post,
             chat_public_id=frame.chat, actor=actor, client_id=frame.client_id, text=frame.text,
-            rendered=await calls.rendered(actor, frame.text),
+            rendered=await calls.rendered(actor, frame.text), ip=self.ip,
         )
         await self.send_frame(events.message_ack(result.message, result.chat.public_id, duplicate=result.duplicate))
 
@@ -396,6 +422,14 @@ class VisitorConsumer(FrameConsumer):
         self.chats[chat_public_id] = chat_pk
         await self.join(events.chat_group(chat_pk))
         return True
+
+    async def visitor_blocked(self, event: dict) -> None:
+        """``visitor.blocked``: an agent blocked this visitor, their address or this socket's network."""
+        if self.closed:
+            return
+        await self.send_text(event["text"])
+        self.closed = True
+        await self.close(code=CLOSE_BLOCKED)
 
     async def frame_forward(self, event: dict) -> None:
         """A chat's state. If it is a chat this socket did not have (another tab started it), join it
@@ -460,8 +494,10 @@ class AgentConsumer(FrameConsumer):
         await self.join(events.agent_user_group(self.user.pk))
         await self.join(events.AGENTS_GROUP)
         queue, stars = await db(selectors.agent_start_state)(self.user.pk)
+        can_block = await db(blocks.may_block)(self.user)
         self.greeted = True
-        await self.send_frame(events.agent_welcome(user=self.user, queue=queue, stars=stars, live=self.link.state))
+        await self.send_frame(events.agent_welcome(user=self.user, queue=queue, stars=stars, live=self.link.state,
+                                                   can_block=can_block))
 
     def check_ready(self, frame) -> None:
         if not self.authorized:
@@ -611,6 +647,11 @@ class AgentConsumer(FrameConsumer):
         A text past the formatting limits is refused as sending it would be."""
         html = await calls.preview(services.Actor.for_agent(self.user), frame.text)
         await self.send_frame(events.preview_frame(frame.ref, html))
+
+    async def on_visitorblock(self, frame: protocol.VisitorBlock):
+        made = await self.call_service(blocks.visitor_block, chat_public_id=frame.chat, agent=self.user,
+                                       reason=frame.reason, ip=frame.ip)
+        await self.send_frame(events.visitor_blocked_frame(frame.chat, made.until, made.network))
 
     async def on_transcriptsend(self, frame: protocol.TranscriptSend):
         await self.call_service(ticket_actions.transcript_send, chat_public_id=frame.chat, agent=self.user)

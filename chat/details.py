@@ -9,6 +9,7 @@ from functools import lru_cache
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 
+from blocking import selectors as block_selectors
 from tickets import services as ticket_services
 from tickets.models import Department, Label, Ticket, TicketEvent, TranscriptEmail
 
@@ -39,6 +40,7 @@ class ChatDetails:
     earlier: list[Chat]
     emails: list[TranscriptEmail]
     transcript_skipped: str | None = None  # why the last automatic transcript was not sent, if it was not
+    blocks: list = field(default_factory=list)  # this visitor's, address's and network's blocks, current and past
     departments: list[Department] = field(default_factory=list)
     agents: list = field(default_factory=list)
     label_suggestions: list[str] = field(default_factory=list)
@@ -125,6 +127,7 @@ def chat_details(chat_public_id: str, *, agent_id: int | None, choices: bool = T
         visitor=chat.visitor, presence=presence.state_of(chat.visitor, now), device=device_of(chat.user_agent),
         earlier=earlier_chats(chat), emails=list(ticket.transcript_emails.order_by("-requested_at", "-pk")[:5]),
         transcript_skipped=transcript_skipped(ticket),
+        blocks=block_selectors.blocks_of(visitor_id=chat.visitor_id, email=chat.visitor.email, ip=chat.ip_address),
     )
     if choices:
         details.departments = list(Department.objects.all())

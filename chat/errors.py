@@ -51,6 +51,18 @@ class Unavailable(ChatError):
         self.retry_after = retry_after
 
 
+class Blocked(ChatError):
+    """The visitor, their address or their IP network is blocked until ``until``. On a socket this
+    is not an ``error``: the socket is told (``blocked``) and closed with 4451 (docs/protocol.md)."""
+
+    code = "blocked"
+    MESSAGE = "You can't chat with us right now. Please try again later, or contact us another way."
+
+    def __init__(self, until):
+        super().__init__(self.MESSAGE)
+        self.until = until
+
+
 class TooLarge(ChatError):
     """A file past the admin's size limit."""
 

@@ -7,6 +7,7 @@ broadcast that was not saved. Delivery is at-most-once; clients recover missed e
 """
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ from contextvars import ContextVar
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
+from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -102,6 +104,33 @@ def attachment_of(attachment) -> dict:
     }
 
 
+def network_group(network: str) -> str:
+    """Every visitor socket from one IP network (blocking.networks): told when the network is blocked."""
+    return "visitors-net-" + hashlib.sha256(network.encode()).hexdigest()[:24]
+
+
+BLOCKED = "visitor.blocked"  # the channel-layer message that closes a blocked visitor's sockets
+
+
+def blocked_frame(until) -> dict:
+    from .errors import Blocked
+
+    return {"type": "blocked", "until": _time(until), "message": Blocked.MESSAGE}
+
+
+def publish_blocked(*, visitor_ids: list[int], network: str | None, until) -> None:
+    """Every open widget of these visitors, and with an IP block every visitor socket of the network,
+    is told it is blocked and closed (4451), once the block has committed."""
+    groups = [visitor_group(v) for v in visitor_ids] + ([network_group(network)] if network else [])
+    message = {"type": BLOCKED, "text": json.dumps(blocked_frame(until), separators=(",", ":"))}
+    transaction.on_commit(lambda: _send(groups, message, False), robust=True)
+
+
+def visitor_blocked_frame(chat_public_id: str, until, network: str | None) -> dict:
+    """The answer to an agent's ``visitor.block``."""
+    return {"type": "visitor.blocked", "chat": chat_public_id, "until": _time(until), "network": network}
+
+
 def chat_for_visitor(chat: Chat) -> dict:
     ticket = chat.ticket
     return {
@@ -154,10 +183,11 @@ def welcome(*, token: str | None, visitor, departments: Iterable, chat: Chat | N
     }
 
 
-def agent_welcome(*, user, queue: Iterable[Chat], live: str, stars: dict[str, str] | None = None) -> dict:
+def agent_welcome(*, user, queue: Iterable[Chat], live: str, stars: dict[str, str] | None = None,
+                  can_block: bool = False) -> dict:
     return {
         "type": "welcome",
-        "agent": {"id": user.pk, "name": agent_display_name(user)},
+        "agent": {"id": user.pk, "name": agent_display_name(user), "can_block": can_block},
         "chats": [chat_for_agent(c) for c in queue],
         "stars": stars or {},
         "live": live,
@@ -492,11 +522,19 @@ def _person(user) -> dict | None:
     return {"id": user.pk, "name": agent_display_name(user)} if user is not None else None
 
 
+def _block(block, now) -> dict:
+    active = block.ended_at is None and block.expires_at > now
+    return {"kind": block.kind, "value": block.value, "reason": block.reason, "by": _person(block.created_by),
+            "created_at": _time(block.created_at), "expires_at": _time(block.expires_at),
+            "ended_at": _time(block.ended_at), "lifted_by": _person(block.lifted_by), "active": active}
+
+
 def details_frame(d, *, with_star: bool = True) -> dict:
     """Everything the console's header and properties pane show of a chat. Sent as the answer to
     ``chat.details`` (with the asking agent's own ``star`` and the ``choices`` the pane offers) and to
     the chat's agents when any of it changes (without either: a client keeps what it had)."""
     chat, ticket, visitor = d.chat, d.ticket, d.visitor
+    now = timezone.now()
     frame = {
         "type": "details",
         "chat": chat.public_id,
@@ -541,6 +579,7 @@ def details_frame(d, *, with_star: bool = True) -> dict:
         },
         "earlier_chats": [{"id": c.public_id, "ticket_ref": c.ticket.ref, "status": c.status,
                            "started_at": _time(c.started_at)} for c in d.earlier],
+        "blocks": [_block(b, now) for b in d.blocks],
     }
     if with_star:
         frame["star"] = d.star

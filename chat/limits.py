@@ -125,6 +125,8 @@ RULES = [
          "details, labels, stars, departments, assignments and transcripts sent by an agent socket"),
     Rule("upload.chat", "upload", "chat", 10, 60, "files sent in one chat (visitor and agent together)"),
     Rule("upload.ip", "upload", "ip", 60, 60, "files sent from one address"),
+    Rule("blocked_hello.ip", "blocked_hello", "ip", 20, 60,
+         "hellos refused because the visitor or address is blocked, per address"),
     Rule("watch_bytes.agent", "watch", "agent", 128 * MiB, 60, "bytes of messages in chat.watch answers", True),
     Rule("sockets.ip", "socket", "ip", 50, SOCKET_LEASE_SECONDS, "visitor sockets open at once from one address"),
     Rule("login.username", "login", "username", 5, 900, "failed logins for one username"),
@@ -147,6 +149,7 @@ _REFUSALS = {
     "ticket_edit": "Too many changes at once. Try again in {wait} s.",
     "preview": "Too many previews. Try again in {wait} s.",
     "upload": "Too many files at once. Send this one again in {wait} s.",
+    "blocked_hello": "Too many tries while blocked. Try again in {wait} s.",
     "login": "Too many failed logins. Please try again in {minutes}.",
 }
 
@@ -167,7 +170,8 @@ def _action(kind: str, frame) -> str | None:
     return {"typing": "typing", "chat.watch": "watch"}.get(wire)
 
 
-_TICKET_EDITS = {"chat.details", "chat.label", "chat.star", "chat.department", "chat.assign", "transcript.send"}
+_TICKET_EDITS = {"chat.details", "chat.label", "chat.star", "chat.department", "chat.assign", "transcript.send",
+                 "visitor.block"}
 
 
 # --- Configuration: defaults, settings.RATE_LIMITS, the admin's rows -------------------------------
@@ -655,6 +659,25 @@ async def upload_check(*, chat: int, ip: str | None) -> None:
     verdict = await _shared(entries)
     if verdict is not None and verdict.refused is not None:
         raise _refusal("upload", verdict.wait_ms)
+
+
+def _blocked_hello_entries(config: Config, ip: str | None) -> list[Entry]:
+    if ip is None:
+        return []
+    return [_entry(limit, ip, 1) for limit in config.by_action.get("blocked_hello", ())]
+
+
+async def blocked_hello_room(ip: str | None) -> bool:
+    """May a hello from ``ip`` be asked about blocks (a database read)? No once the address has had
+    ``blocked_hello.ip`` hellos refused as blocked in the window: a blocked visitor's widget
+    reconnecting in a loop is then closed with 4429 before it costs anything."""
+    verdict = await _shared(_blocked_hello_entries(_cached() or await current(), ip), "dry")
+    return verdict is None or verdict.refused is None
+
+
+async def blocked_hello_count(ip: str | None) -> None:
+    """A hello from ``ip`` was refused as blocked: count it."""
+    await _shared(_blocked_hello_entries(_cached() or await current(), ip), "add")
 
 
 def _refusal(action: str, wait_ms: int) -> RateLimited:

@@ -20,6 +20,7 @@ MAX_TITLE_CHARS = 1000  # likewise; 200 are kept
 MAX_DEPTH = 4  # no frame nests deeper than an object in an object; more is refused before it is read
 MAX_INT_DIGITS = 15
 MAX_COMMENT_CHARS = 2000  # a rating comment; the service keeps at most 1,000, saying so past that
+MAX_BLOCK_REASON_CHARS = 1000  # the service says its own, lower limit in words
 MAX_LABEL_FIELD_CHARS = 200  # a label; the service trims it and allows 32
 
 # Text the database cannot store or a client cannot show: NUL, and UTF-16 surrogates without their
@@ -233,6 +234,16 @@ class TranscriptSend(ChatRef):
     WIRE_TYPE: ClassVar[str] = "transcript.send"
 
 
+@dataclass(frozen=True)
+class VisitorBlock:
+    """An agent blocks the chat's visitor (and their address), and with ``ip`` their IP network."""
+
+    WIRE_TYPE: ClassVar[str] = "visitor.block"
+    chat: str
+    reason: str
+    ip: bool
+
+
 # --- Field readers --------------------------------------------------------------------------------
 
 
@@ -406,6 +417,8 @@ AGENT_FRAMES: dict[str, Callable[[dict], object]] = {
     "chat.assign": lambda d: ChatAssign(_chat(d), _int(d, "agent", minimum=1)),
     "chat.department": parse_chat_department,
     "transcript.send": lambda d: TranscriptSend(_chat(d)),
+    "visitor.block": lambda d: VisitorBlock(_chat(d), _str(d, "reason", max_len=MAX_BLOCK_REASON_CHARS),
+                                            _bool(d, "ip") if "ip" in d else False),
     "message.preview": lambda d: MessagePreview(_text(d, "text"), _str(d, "ref", max_len=64, required=False) or ""),
     "ping": lambda d: Ping(),
 }

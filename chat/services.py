@@ -16,11 +16,13 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from blocking import selectors as block_selectors
+from blocking.networks import networks_of
 from tickets import services as ticket_services
 from tickets.models import Department, TranscriptEmail
 
 from . import details, events, message_log, presence, rendering, selectors, transcript
-from .errors import ChatClosed, Conflict, InvalidInput, NotAllowed, NotFound
+from .errors import Blocked, ChatClosed, Conflict, InvalidInput, NotAllowed, NotFound
 from .models import Chat, Message, PageView, Visitor, hash_token
 
 MAX_MESSAGE_CHARS = 5000
@@ -89,6 +91,13 @@ def check_email(email: str) -> str:
     except ValidationError:
         raise InvalidInput("Please give a valid email address, so that we can reply.") from None
     return email
+
+
+def check_not_blocked(*, visitor_id: int | None, email: str | None, ip: str | None) -> None:
+    """Raise ``Blocked`` while the visitor, their address or their IP network is blocked (blocking/)."""
+    block = block_selectors.block_for(visitor_id=visitor_id, email=email, ip=ip)
+    if block is not None:
+        raise Blocked(block.expires_at)
 
 
 def check_department(department_id: int | None) -> Department | None:
@@ -196,6 +205,7 @@ def _chat_start(*, visitor_id, name, email, department_id, text, client_id, ip_a
     text, client_id = check_message_text(text), check_client_id(client_id)
     html = rendering.html_of(rendered, rendering.PLAIN, text)
     department = check_department(department_id)
+    check_not_blocked(visitor_id=visitor_id, email=email, ip=ip_address)
     visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
 
     # Sent before (its answer was lost), also if that chat has ended since: answer with it and
@@ -231,14 +241,15 @@ def _chat_start(*, visitor_id, name, email, department_id, text, client_id, ip_a
 
 
 def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str,
-                 rendered: rendering.Rendered | None = None) -> PostResult:
+                 rendered: rendering.Rendered | None = None, ip: str | None = None) -> PostResult:
     """Post a message. The same ``client_id`` twice stores it once, answers with the stored one and
     broadcasts it again, also after the chat has ended (a client resending its outbox after a reconnect).
 
     The hot path: checks in Python, then one write (``message_log.append``) that takes the seq and
     inserts the row, and the broadcast once it is committed. ``rendered`` is the text's HTML made
     ahead, off the database thread (``calls.rendered``); without it the HTML is made here. A text past
-    the rendering limits is refused (``InvalidInput``) before anything is written."""
+    the rendering limits is refused (``InvalidInput``) before anything is written. ``ip``: the
+    visitor's address, whose network may be blocked (``Blocked``), as may the visitor and their email."""
     client_id = check_client_id(client_id)
     text = check_message_text(text)
     if actor.is_agent:
@@ -251,7 +262,7 @@ def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str
     try:
         row = message_log.append(chat_public_id=chat_public_id, writer_column=writer_column, writer_id=writer_id,
                                  author_kind=kind, agent_id=agent_id, author_name=name, client_id=client_id,
-                                 text=text, html=html)
+                                 text=text, html=html, networks=None if actor.is_agent else networks_of(ip))
     except IntegrityError:  # a resend raced its twin, which won
         row = None
     if row is None:
@@ -260,7 +271,7 @@ def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str
             # Broadcast again: the resend may be the repair of a broadcast that was lost.
             events.publish_message(stored.message, stored.chat, acked=True)
             return stored
-        _explain_refusal(chat_public_id, actor)
+        _explain_refusal(chat_public_id, actor, ip=ip)
     # What the broadcast and the answer need; nothing is read back.
     chat = Chat(pk=row.chat_id, public_id=chat_public_id, visitor_id=row.visitor_id, last_seq=row.seq)
     message = Message(pk=row.message_id, chat=chat, seq=row.seq, author_kind=kind, author_agent_id=agent_id,
@@ -271,9 +282,11 @@ def message_post(*, chat_public_id: str, actor: Actor, client_id: str, text: str
     return PostResult(message, chat, duplicate=False)
 
 
-def _explain_refusal(chat_public_id: str, actor: Actor):
+def _explain_refusal(chat_public_id: str, actor: Actor, *, ip: str | None = None):
     """The write took no seq: say why, in words the sender can act on."""
     chat = _chat_for(actor, chat_public_id)
+    if not actor.is_agent:
+        check_not_blocked(visitor_id=chat.visitor_id, email=chat.visitor.email, ip=ip)
     if chat.status == Chat.Status.ENDED:
         raise ChatClosed("This chat has ended. Start a new chat to write again.")
     if actor.is_agent and chat.agent_id != actor.agent.pk:

@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 
+from blocking import selectors as block_selectors
 from helpdesk.security import allow_framing, frame_ancestors
 from tickets.services import MAX_RATING_COMMENT_CHARS
 
@@ -47,8 +48,10 @@ def widget_frame(request):
 
 @agent_required
 def console(request):
+    blocks = block_selectors.block_settings()
     return render(request, "chat/console.html", {"max_chars": MAX_MESSAGE_CHARS, "resync_ms": _resync_ms(),
-                                                 **_upload_context()})
+                                                 "block_hours": blocks.duration_hours,
+                                                 "block_ipv6_prefix": blocks.ipv6_prefix, **_upload_context()})
 
 
 DEMO_PAGES = {

@@ -195,11 +195,15 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 # itself on a thread (helpdesk/sweeps.py; IN_PROCESS_SWEEPS: auto, 1 or 0). A sweep message that
 # waited longer than its period is dropped: the next one does the same work.
 SWEEP_EVERY_SECONDS = float(os.environ.get("SWEEP_EVERY_SECONDS", "60"))
+# Blocks stop counting at their expiry whatever the sweep does; it records the ends and tidies the lists.
+BLOCK_SWEEP_EVERY_SECONDS = float(os.environ.get("BLOCK_SWEEP_EVERY_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE = {
     "transcript-email-sweep": {"task": "tickets.transcript_email_sweep", "schedule": SWEEP_EVERY_SECONDS,
                                "options": {"expires": SWEEP_EVERY_SECONDS}},
     "chats-end-gone-visitors": {"task": "chat.chats_end_gone_visitors", "schedule": SWEEP_EVERY_SECONDS,
                                 "options": {"expires": SWEEP_EVERY_SECONDS}},
+    "blocks-expire": {"task": "blocking.blocks_expire_sweep", "schedule": BLOCK_SWEEP_EVERY_SECONDS,
+                      "options": {"expires": BLOCK_SWEEP_EVERY_SECONDS}},
 }
 IN_PROCESS_SWEEPS = os.environ.get("IN_PROCESS_SWEEPS", "auto")
 

@@ -137,3 +137,27 @@ def test_beat_sweeps_up_an_email_whose_task_was_lost(start_worker, smtp):
     wait_for_state(email, TranscriptEmail.State.SENT, worker)
     marker(smtp)
     assert len(smtp.with_header("Message-ID", message_id(email))) == 1
+
+
+def test_beat_ends_expired_blocks_and_records_it_on_the_ticket(start_worker):
+    """A block that expired a moment ago is closed by the real worker's beat sweep (every second here),
+    with the end on the block and on its ticket. It stopped counting at its expiry already."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from blocking import selectors as block_selectors
+    from blocking.models import Block
+    from blocking.services import block_targets, visitor_target
+
+    chat = start_chat()
+    [block] = block_targets(targets=[visitor_target(chat.visitor_id)], reason="Abuse", by=None,
+                            ticket_id=chat.ticket_id, now=timezone.now() - timedelta(hours=24, seconds=1))
+    assert block_selectors.block_for(visitor_id=chat.visitor_id) is None, "expired: no longer counts"
+    worker = start_worker(beat=True, BLOCK_SWEEP_EVERY_SECONDS=1)
+    deadline = time.monotonic() + 60
+    while Block.objects.filter(pk=block.pk, ended_at__isnull=True).exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the block was not ended by the sweep:\n{worker.tail()}")
+        time.sleep(0.1)
+    assert chat.ticket.timeline.filter(kind=TicketEvent.Kind.UNBLOCKED).exists()

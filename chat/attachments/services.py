@@ -8,11 +8,20 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
+from blocking.networks import networks_of
 from chat import events, message_log, rendering
 from chat.attachments.intake import Prepared
 from chat.errors import ChatClosed, NotAllowed
 from chat.models import Attachment, Chat, Message
-from chat.services import Actor, PostResult, _chat_for, _explain_refusal, _stored_message, check_client_id
+from chat.services import (
+    Actor,
+    PostResult,
+    _chat_for,
+    _explain_refusal,
+    _stored_message,
+    check_client_id,
+    check_not_blocked,
+)
 
 
 @dataclass(frozen=True)
@@ -23,7 +32,8 @@ class Stored:
     thumbnail_key: str = ""
 
 
-def attachment_precheck(*, chat_public_id: str, actor: Actor, client_id: str) -> PostResult | Chat:
+def attachment_precheck(*, chat_public_id: str, actor: Actor, client_id: str,
+                        ip: str | None = None) -> PostResult | Chat:
     """Before the upload is read: the message already stored under this ``client_id`` (broadcast
     again, as a resent text is), or the chat it may go to. Raises what a send would."""
     client_id = check_client_id(client_id)
@@ -32,6 +42,8 @@ def attachment_precheck(*, chat_public_id: str, actor: Actor, client_id: str) ->
         events.publish_message(stored.message, stored.chat, acked=False)
         return stored
     chat = _chat_for(actor, chat_public_id)
+    if not actor.is_agent:
+        check_not_blocked(visitor_id=chat.visitor_id, email=chat.visitor.email, ip=ip)
     if chat.status == Chat.Status.ENDED:
         raise ChatClosed("This chat has ended. Start a new chat to send files.")
     if actor.is_agent and chat.agent_id != actor.agent.pk:
@@ -39,21 +51,23 @@ def attachment_precheck(*, chat_public_id: str, actor: Actor, client_id: str) ->
     return chat
 
 
-def attachment_post(*, chat: Chat, actor: Actor, client_id: str, prepared: Prepared, stored: Stored) -> PostResult:
+def attachment_post(*, chat: Chat, actor: Actor, client_id: str, prepared: Prepared, stored: Stored,
+                    ip: str | None = None) -> PostResult:
     """The message that carries the file. ``duplicate``: another upload with this ``client_id`` won
     (the caller then removes its own stored bytes)."""
     client_id = check_client_id(client_id)
-    result = _post(chat, actor, client_id, prepared, stored)
+    result = _post(chat, actor, client_id, prepared, stored, networks_of(ip))
     if result is not None:
         return result
     found = _stored_message(chat.public_id, actor, client_id)
     if found is not None:
         events.publish_message(found.message, found.chat, acked=False)
         return found
-    _explain_refusal(chat.public_id, actor)
+    _explain_refusal(chat.public_id, actor, ip=ip)
 
 
-def _post(chat: Chat, actor: Actor, client_id: str, prepared: Prepared, stored: Stored) -> PostResult | None:
+def _post(chat: Chat, actor: Actor, client_id: str, prepared: Prepared, stored: Stored,
+          networks: list[str]) -> PostResult | None:
     agent = actor.agent
     with transaction.atomic():
         attachment = Attachment.objects.create(
@@ -74,7 +88,8 @@ def _post(chat: Chat, actor: Actor, client_id: str, prepared: Prepared, stored: 
         try:
             row = message_log.append(chat_public_id=chat.public_id, writer_column=column, writer_id=writer_id,
                                      author_kind=kind, agent_id=agent_id, author_name=name, client_id=client_id,
-                                     text=prepared.name, html=html, attachment_id=attachment.pk)
+                                     text=prepared.name, html=html, attachment_id=attachment.pk,
+                                     networks=None if agent else networks)
         except IntegrityError:  # the same upload, sent twice at once: the other one won
             row = None
         if row is None:

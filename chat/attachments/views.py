@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 VISITOR_TOKEN_HEADER = "X-Visitor-Token"
 FILE_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
-_STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404, "chat_ended": 409,
+_STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "blocked": 403, "not_found": 404, "chat_ended": 409,
            "conflict": 409, "too_large": 413, "unsupported_type": 415, "rate_limited": 429, "unavailable": 503}
 UNAVAILABLE_RETRY_SECONDS = 5
 
@@ -99,11 +99,12 @@ async def _take_upload(request, chat_id: str, actor: Actor) -> JsonResponse:
     prepared = stored = None
     posting = False  # once the message's write may have committed, its stored bytes are its
     try:
+        ip = limits.request_ip(request)
         found = await calls.service(attachment_precheck, sender=None, chat_public_id=chat_id, actor=actor,
-                                    client_id=client_id)
+                                    client_id=client_id, ip=ip)
         if isinstance(found, PostResult):
             return _answer(found)
-        await limits.upload_check(chat=found.pk, ip=limits.request_ip(request))
+        await limits.upload_check(chat=found.pk, ip=ip)
         config = await calls.db(selectors.upload_settings)()
         upload_guard.remember_limit(config.max_bytes)
         path, size = await _off_thread(intake.receive)(request, config.max_bytes)
@@ -111,7 +112,7 @@ async def _take_upload(request, chat_id: str, actor: Actor) -> JsonResponse:
         stored = await _off_thread(_store)(prepared)
         posting = True
         result = await calls.service(attachment_post, sender=None, chat=found, actor=actor, client_id=client_id,
-                                     prepared=prepared, stored=stored)
+                                     prepared=prepared, stored=stored, ip=ip)
         if result.duplicate and result.message.attachment.storage_key != stored.key:
             await _off_thread(storage.delete)(stored.key, stored.thumbnail_key)  # another upload's won
         return _answer(result)

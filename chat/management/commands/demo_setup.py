@@ -7,7 +7,7 @@ nothing and succeeds, so that ``make run`` goes on to serve.
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 
 from chat.agents_group import AGENTS_GROUP_NAME, ensure_agents_group
@@ -51,6 +51,8 @@ class Command(BaseCommand):
             agent.set_password("agent")
             agent.save()
         agent.groups.add(Group.objects.get(name=AGENTS_GROUP_NAME))
+        # Blocking is a right an admin gives (Blocking | Can block visitors…); the demo agent has it.
+        agent.user_permissions.add(Permission.objects.get(codename="block_visitor", content_type__app_label="blocking"))
 
         self.stdout.write(self.style.SUCCESS("Demo logins (change these before anything real):"))
         self.stdout.write(f"  agent console  {url}/console/   agent / agent")
