@@ -88,3 +88,45 @@ def test_visitor_and_agent_on_different_processes_talk(two_servers, django_user_
         assert agent.expect("message", **{"message.client_id": "v2"})["message"]["seq"] == 4
         visitor.send({"type": "typing", "chat": chat, "text": "typing on A"})
         assert agent.expect("typing")["text"] == "typing on A"
+
+
+def _closed_blocked(peer) -> None:
+    """The peer is told it is blocked, then its socket is closed with 4451."""
+    from websockets.exceptions import ConnectionClosed
+
+    assert peer.expect("blocked")["message"].startswith("You can't chat with us right now")
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            peer.socket.recv(timeout=10)
+    assert closed.value.rcvd.code == 4451
+
+
+def test_a_block_closes_the_visitors_sockets_and_the_networks_on_both_processes(two_servers, django_user_model):
+    """The visitor has a tab on each process, another visitor on the same address has one on the
+    other: an agent's IP block reaches all three, wherever they are connected."""
+    from django.contrib.auth.models import Permission
+
+    one, other = two_servers
+    user = django_user_model.objects.create_user("alex", password="pw", first_name="Alex", last_name="Agent")
+    user.groups.add(Group.objects.get(name="Agents"))
+    user.user_permissions.add(Permission.objects.get(codename="block_visitor"))
+    client = Client()
+    client.force_login(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    with Peer(one, "/ws/visitor/") as visitor:
+        visitor.send({"type": "hello"})
+        token = visitor.expect("welcome")["token"]
+        visitor.send({"type": "chat.start", "name": "Sam", "email": "sam@example.com", "text": "Hello",
+                      "client_id": "v1"})
+        chat = visitor.expect("chat")["chat"]["id"]
+        with Peer(other, "/ws/visitor/") as second_tab, Peer(other, "/ws/visitor/") as neighbour, \
+                Peer(other, "/ws/agent/", cookie=cookie) as agent:
+            second_tab.send({"type": "hello", "token": token})
+            second_tab.expect("welcome")
+            neighbour.send({"type": "hello"})
+            neighbour.expect("welcome")
+            assert agent.expect("welcome")["agent"]["can_block"] is True
+            agent.send({"type": "visitor.block", "chat": chat, "reason": "Abusive", "ip": True})
+            assert agent.expect("visitor.blocked", chat=chat)["network"] == "127.0.0.1/32"
+            for peer in (visitor, second_tab, neighbour):
+                _closed_blocked(peer)
