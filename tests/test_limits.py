@@ -425,6 +425,26 @@ async def upload_ip(rule):
     return []
 
 
+async def blocked_hello_ip(rule):
+    from blocking.models import Block
+
+    now = timezone.now()
+    await database_sync_to_async(Block.objects.create)(kind="ip", value=f"{IP}/32", reason="r", created_at=now,
+                                                       expires_at=now + timedelta(hours=1))
+    count = await database_sync_to_async(Visitor.objects.count)()
+    for _ in range(LIMIT):
+        communicator, answer = await connect(ip=IP)
+        socket = live.Socket(communicator)
+        await socket.send({"type": "hello"})
+        await socket.expect("blocked")
+    communicator, answer = await connect(ip=IP)
+    await communicator.send_to(text_data=json.dumps({"type": "hello"}))
+    assert await communicator.receive_output(timeout=live.TIMEOUT) == {"type": "websocket.close", "code": 4429}
+    assert await database_sync_to_async(Visitor.objects.count)() == count, "no visitor made for a blocked address"
+    other, _ = await visitor(ip=OTHER_IP)
+    return [other]
+
+
 async def watch_bytes_agent(rule):
     _, chat = await long_chat()
     user = await database_sync_to_async(AgentFactory)()
@@ -518,6 +538,7 @@ CASES = {
     "ticket_edit.socket": ticket_edit_socket,
     "upload.chat": upload_chat,
     "upload.ip": upload_ip,
+    "blocked_hello.ip": blocked_hello_ip,
     "watch_bytes.agent": watch_bytes_agent,
     "sockets.ip": sockets_ip,
     "login.username": login_username,
