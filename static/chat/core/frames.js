@@ -123,6 +123,15 @@ export function transcriptSend(chat) {
   return { type: "transcript.send", chat };
 }
 
+/**
+ * Blocks the chat's visitor and the email address they gave, for the admin's time; with `ip` the IP
+ * network of the chat's address too. Answered with `visitor.blocked`, or `error` (an empty reason:
+ * `invalid`, in words to show).
+ */
+export function visitorBlock(chat, reason, ip = false) {
+  return { type: "visitor.block", chat, reason, ip: Boolean(ip) };
+}
+
 /** The reply box's preview: answered with `preview` carrying the same `ref`. */
 export function messagePreview(text, ref = "") {
   return ref ? { type: "message.preview", text, ref } : { type: "message.preview", text };

@@ -135,6 +135,8 @@ describe("agent frames", () => {
       frames.transcriptSend("K7"),
       frames.messagePreview("**hi**", "p-1"),
       frames.messagePreview("**hi**"),
+      frames.visitorBlock("K7", "Abusive language", true),
+      frames.visitorBlock("K7", "Spam"),
     ]) {
       assertDocumented(AGENT, frame);
     }
@@ -147,6 +149,11 @@ describe("agent frames", () => {
     assert.deepEqual(frames.chatDepartment("K7", undefined), { type: "chat.department", chat: "K7", department: null });
     assert.deepEqual(frames.chatDepartment("K7", 0), { type: "chat.department", chat: "K7", department: 0 });
     assert.deepEqual(frames.chatAssign("K7", 3), { type: "chat.assign", chat: "K7", agent: 3 });
+  });
+
+  test("a block always says whether it takes the IP network too, and sends the reason as typed", () => {
+    assert.deepEqual(frames.visitorBlock("K7", "Spam"), { type: "visitor.block", chat: "K7", reason: "Spam", ip: false });
+    assert.deepEqual(frames.visitorBlock("K7", "  ", 1), { type: "visitor.block", chat: "K7", reason: "  ", ip: true });
   });
 });
 
