@@ -40,7 +40,7 @@ const $ = (id) => document.getElementById(id);
 const ui = { panels: $("hd-panels"), empty: $("hd-empty"), template: $("hd-panel-template") };
 
 const state = {
-  me: { id: USER_ID, name: "" },
+  me: { id: USER_ID, name: "", canBlock: false }, // welcome.agent; canBlock: it may send visitor.block
   chats: new Map(), // id -> agent chat object, for the sidebar and the views
   views: new Map(), // id -> ChatView, every chat we watch
   knownQueued: new Set(), // to announce a chat only the first time it waits
@@ -277,6 +277,7 @@ function onFrame(frame) {
     case "page.view":
     case "presence":
     case "chat.rated":
+    case "visitor.blocked": // the answer to my visitor.block: the chat's Block dialog (header.js)
       return state.views.get(frame.chat)?.frame(frame);
     case "details":
       if ("star" in frame) queue.setStar(frame.chat, frame.star);
@@ -357,7 +358,7 @@ function onLive(liveState) {
 function onWelcome(frame) {
   notices.hideAlert();
   onLive(frame.live === "degraded" ? "degraded" : "ok");
-  if (frame.agent) state.me = { id: frame.agent.id, name: frame.agent.name };
+  if (frame.agent) state.me = { id: frame.agent.id, name: frame.agent.name, canBlock: frame.agent.can_block === true };
   // The welcome is the full truth about the queue: forget what we knew of other chats.
   const fresh = new Map();
   for (const chat of frame.chats || []) fresh.set(chat.id, chat);
@@ -369,6 +370,8 @@ function onWelcome(frame) {
     if (chat.status === "active" && chat.agent_id === state.me.id) ensureView(chat.id);
     state.views.get(chat.id)?.update(chat);
   }
+  // Whether I may block is the welcome's word: every chat's header shows its Block button, or not.
+  for (const view of state.views.values()) view.header.update(view.chat);
   renderSidebar();
 }
 

@@ -1,14 +1,19 @@
 // The Chat tab of the pane: the visitor (whether they are there, live from `presence`; name, email,
 // first seen, address, browser, OS, device), this chat (agent, how long it has lasted, ticking every
-// second while it goes on, how long it waited, the page the visitor is on) and their earlier chats,
-// each a link to its ticket's page. Every string from people is set as text.
+// second while it goes on, how long it waited, the page the visitor is on), their earlier chats,
+// each a link to its ticket's page, and the blocks of this visitor, the email address they gave and
+// the network of the chat's address (`details.blocks`, newest first: what, why, by whom, when, and
+// whether it counts now; drawn again when an active one ends). Every string from people is set as text.
 
 import { setIsolatedText } from "../core/messages.js";
 import { dayTimeFormat, timeEl } from "../core/time.js";
 import { chatDurations, formatDuration, spokenDuration } from "../core/duration.js";
 import { showPresence } from "./presence.js";
+import { blockMade, blockStatus, blockTarget, newestFirst, nextChange } from "../core/blocks.js";
+import { showParts } from "./block-dialog.js";
 
 const TICK_MS = 1000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const STATUS = { queued: "waiting", active: "active", ended: "ended" };
 
 export class ChatTab {
@@ -25,9 +30,12 @@ export class ChatTab {
     this.allPages = q("[data-role=all-pages]");
     this.earlier = q("[data-role=earlier]");
     this.earlierEmpty = q("[data-role=earlier-empty]");
+    this.blocks = q("[data-role=blocks]");
+    this.blocksEmpty = q("[data-role=blocks-empty]");
     this.data = null;
     this.chat = null;
     this.timer = null;
+    this.blocksTimer = null; // draws the blocks again when the first active one ends
     this.allPages.addEventListener("click", () => view.pane.show("pages", { focus: true }));
   }
 
@@ -53,6 +61,7 @@ export class ChatTab {
     setIsolatedText(f["visitor-ip"], v.ip_address || "—", "ltr");
     for (const key of ["browser", "os", "device"]) setIsolatedText(f[`visitor-${key}`], v[key] || "Unknown");
     this.renderEarlier(details.earlier_chats || []);
+    this.renderBlocks();
     this.renderSession();
     this.renderPage();
   }
@@ -116,6 +125,55 @@ export class ChatTab {
     this.earlierEmpty.hidden = items.length > 0;
   }
 
+  renderBlocks() {
+    clearTimeout(this.blocksTimer);
+    this.blocksTimer = null;
+    const now = Date.now();
+    const blocks = newestFirst(this.data?.blocks);
+    const items = blocks.map((block) => {
+      const status = blockStatus(block, now);
+      const li = document.createElement("li");
+      li.className = "hd-blocks__item";
+      li.dataset.testid = "block-item";
+      li.dataset.state = status.state;
+      li.dataset.kind = block.kind;
+      const head = document.createElement("p");
+      head.className = "hd-blocks__head";
+      const what = document.createElement("span");
+      what.className = "hd-blocks__kind";
+      what.dataset.testid = "block-kind";
+      const target = blockTarget(block);
+      what.append(target.label);
+      if (target.value) what.append(" ", isolatedValue(target.value));
+      const state = document.createElement("span");
+      state.className = "hd-blocks__state";
+      state.dataset.testid = "block-state";
+      showParts(state, status.parts);
+      head.append(what, state);
+      const reason = document.createElement("p");
+      reason.className = "hd-blocks__reason";
+      reason.dataset.testid = "block-reason";
+      const label = document.createElement("span");
+      label.className = "hd-sr";
+      label.textContent = "Reason: ";
+      const text = document.createElement("bdi");
+      text.textContent = block.reason || "";
+      reason.append(label, text);
+      const made = document.createElement("p");
+      made.className = "hd-blocks__meta";
+      showParts(made, blockMade(block));
+      li.append(head, reason, made);
+      return li;
+    });
+    this.blocks.replaceChildren(...items);
+    this.blocks.hidden = items.length === 0;
+    this.blocksEmpty.hidden = items.length > 0;
+    const next = nextChange(blocks, now);
+    if (next !== null && next - now < MAX_TIMER_MS) {
+      this.blocksTimer = setTimeout(() => this.renderBlocks(), Math.max(0, next - now) + 1000);
+    }
+  }
+
   stop() {
     clearInterval(this.timer);
     this.timer = null;
@@ -123,7 +181,17 @@ export class ChatTab {
 
   destroy() {
     this.stop();
+    clearTimeout(this.blocksTimer);
   }
+}
+
+/** An address or network: left to right, whatever the page's direction. */
+function isolatedValue(value) {
+  const el = document.createElement("bdi");
+  el.dir = "ltr";
+  el.className = "hd-props__mono";
+  el.textContent = value;
+  return el;
 }
 
 /** "2:05" in a <time> (ISO duration, and the words as its tooltip), with a note such as "so far". */
