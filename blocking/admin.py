@@ -41,7 +41,7 @@ class StateFilter(admin.SimpleListFilter):
 class BlockAdmin(admin.ModelAdmin):
     list_display = ("value", "kind", "state", "reason_short", "created_by", "created_at", "expires_at", "lifted_by")
     list_filter = (StateFilter, "kind")
-    search_fields = ("value", "reason", "created_by__username", "ticket__ref")
+    search_fields = ("value", "reason", "created_by__username")
     date_hierarchy = "created_at"
     list_select_related = ("created_by", "lifted_by")
     readonly_fields = ("kind", "value", "reason", "ticket", "created_by", "created_at", "expires_at", "ended_at",

@@ -343,3 +343,39 @@ async def test_a_blocked_address_reconnecting_in_a_loop_is_cut_off_before_the_da
     socket = await _hello(ip=IP)
     output = await socket.communicator.receive_output(timeout=live.TIMEOUT)
     assert output == {"type": "websocket.close", "code": 4429}
+
+
+# --- Admin ---------------------------------------------------------------------------------------------
+
+
+def test_admins_see_search_and_lift_blocks(client):
+    from .factories import UserFactory
+
+    chat, visitor = chat_from()
+    blocks.visitor_block(chat_public_id=chat.public_id, agent=blocker(), reason="Rude words", ip=True)
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    listing = client.get("/admin/blocking/block/", {"q": "203.0.113.7", "state": "active"})
+    assert listing.status_code == 200 and b"203.0.113.7/32" in listing.content and b"Rude words" in listing.content
+    assert b"sam@example.com" not in listing.content, "the search found only the IP block"
+    ip_block = Block.objects.get(kind="ip")
+    lifted = client.post("/admin/blocking/block/", {"action": "lift", "_selected_action": [ip_block.pk]},
+                         follow=True)
+    assert b"Lifted 1 block." in lifted.content
+    ip_block.refresh_from_db()
+    assert ip_block.lifted_by == admin and ip_block.ended_at is not None
+    again = client.post("/admin/blocking/block/", {"action": "lift", "_selected_action": [ip_block.pk]}, follow=True)
+    assert b"ended already" in again.content
+    assert selectors.block_for(ip=IP) is None and selectors.block_for(visitor_id=visitor.pk) is not None
+    page = client.get(f"/admin/blocking/block/{ip_block.pk}/change/")
+    assert page.status_code == 200 and b"Lifted" in page.content
+    settings_page = client.get("/admin/blocking/blocksettings/", follow=True)
+    assert settings_page.status_code == 200 and b"duration_hours" in settings_page.content
+
+
+def test_a_blocked_visitor_cannot_send_a_file(client):
+    chat, visitor = chat_from(ip="127.0.0.1")
+    blocks.visitor_block(chat_public_id=chat.public_id, agent=blocker(), reason="Abuse", ip=False)
+    response = client.post(f"/chat/{chat.public_id}/uploads/", data=b"hello\n", content_type="text/plain",
+                           headers={"X-Visitor-Token": visitor.token, "X-Client-Id": "f", "X-File-Name": "a.txt"})
+    assert response.status_code == 403 and response.json()["error"]["code"] == "blocked"
