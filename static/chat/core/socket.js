@@ -13,6 +13,7 @@ export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
 export const CLOSE_FELL_BEHIND = 4408; // the server queued too much for us: come back at once
 export const CLOSE_TOO_MANY = 4429; // too many sockets from this address: come back, not soon
+export const CLOSE_BLOCKED = 4451; // blocked: every try before the block ends is refused the same way
 
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 10000;
@@ -87,7 +88,8 @@ export class LiveSocket {
    * @param {function(number): boolean} [options.onAuthClose]  close 4401/4403. Return true to
    *        reconnect at once (e.g. the widget after forgetting its token). 4403 never reconnects.
    * @param {function(string, object): void} [options.onStatus]  "connecting" | "online" |
-   *        "offline" | "stopped", with {attempt, retryInMs, everOnline}
+   *        "offline" | "stopped" | "blocked" (closed 4451, after a `blocked` frame: it does not
+   *        reconnect; start() again to try), with {attempt, retryInMs, everOnline}
    */
   constructor(options) {
     this.options = options;
@@ -211,6 +213,14 @@ export class LiveSocket {
     this.stopHeartbeat();
     this.outbox.offline();
     if (this.stopped) return;
+    if (code === CLOSE_BLOCKED) {
+      // No backoff loop: the server would refuse every try until the block's end (and count them).
+      // The app has the `blocked` frame, sent just before, and decides whether to start() again.
+      this.stopped = true;
+      window.removeEventListener("online", this.onBrowserOnline);
+      this.setStatus("blocked");
+      return;
+    }
     if (code === CLOSE_TOO_MANY) this.attempt = Math.max(this.attempt, 4); // 4 s or more, growing
     if (code === CLOSE_FELL_BEHIND) {
       // We read too slowly (a busy tab, a slow link); the server closed rather than queue more.

@@ -13,6 +13,11 @@
 // Nothing lost: the chat on screen has a cursor (core/cursor.js) that knows which seqs it has. A
 // hole asks for a resume at once, resumes start from the level, and the chat resyncs on a timer,
 // every 3 s while the server says live delivery is degraded, and when it is back on screen.
+//
+// Blocked (a `blocked` frame, then close 4451: at hello, at chat.start, at a message, or at once when
+// an agent blocks): the blocked view (blocked.js) replaces everything, what was waiting to be sent is
+// dropped (the server takes none of it), and the socket stays closed but for one quiet try after the
+// block's end.
 
 import { LiveSocket, jsonStorage, socketUrl, CLOSE_UNAUTHENTICATED } from "../core/socket.js";
 import { Cursors } from "../core/cursor.js";
@@ -27,6 +32,7 @@ import { Host, PageViews } from "./host.js";
 import { WidgetFiles } from "./files.js";
 import { Lightbox } from "./lightbox.js";
 import { WidgetUploads } from "./uploads.js";
+import { BlockedView } from "./blocked.js";
 
 const KEY_TOKEN = "hd.visitor.token";
 const KEY_OPEN = "hd.visitor.open";
@@ -42,7 +48,12 @@ const MAX_COMMENT_CHARS = Number(document.body.dataset.maxCommentChars) || 1000;
 const RESYNC_MS = Number(document.body.dataset.resyncMs ?? 20000);
 
 const $ = (id) => document.getElementById(id);
-const views = { loading: $("hd-view-loading"), form: $("hd-view-form"), chat: $("hd-view-chat") };
+const views = {
+  loading: $("hd-view-loading"),
+  form: $("hd-view-form"),
+  chat: $("hd-view-chat"),
+  blocked: $("hd-view-blocked"),
+};
 
 const state = {
   view: "loading",
@@ -57,6 +68,7 @@ const state = {
   unread: 0,
   welcomed: false, // this socket had its welcome: frames about chats may go
   typingPreview: false, // welcome.typing_preview: agents see the draft's text
+  blocked: null, // {until, message} of the server's `blocked`, until a welcome says otherwise
 };
 
 // The seqs of the chat on screen (the only chat followed) and when to ask for what is missing.
@@ -101,6 +113,7 @@ const uploads = new WidgetUploads({
 // Whether the host page is in a background tab: the iframe's visibility follows the tab's.
 const pageHidden = () => document.visibilityState === "hidden";
 const presence = new PresenceReporter({ send: (hidden) => socket.send(frames.presence(hidden)) });
+const blockedView = new BlockedView();
 
 /**
  * This iframe's localStorage; where it is refused (third-party storage blocked), the host page's,
@@ -143,6 +156,8 @@ function onFrame(frame) {
       return undefined;
     case "resumed":
       return onResumed(frame);
+    case "blocked":
+      return onBlocked(frame);
     case "live":
       return onLive(frame.state);
     case "settings":
@@ -173,6 +188,7 @@ function onFrame(frame) {
 }
 
 function onWelcome(frame) {
+  state.blocked = null; // the quiet try after a block's end was let in: the views below take over
   if (frame.token) {
     state.token = frame.token;
     store.set(KEY_TOKEN, frame.token);
@@ -238,7 +254,33 @@ function onLive(liveState) {
   notices.live(state.online && cursors.degraded);
 }
 
+/**
+ * Blocked: say so in place of everything, and offer nothing that would be refused. What waits in
+ * the outbox is dropped: the block ended the chat, and a chat.start sent by itself after the block
+ * would start a chat the visitor wrote long before.
+ */
+function onBlocked(frame) {
+  const message = typeof frame?.message === "string" ? frame.message : "";
+  state.blocked = { until: frame?.until || null, message };
+  state.welcomed = false;
+  state.starting = null;
+  socket.outbox.offline(); // the socket closes next: nothing more goes out on it
+  for (const pending of socket.pending()) socket.outbox.error({ client_id: pending.client_id, code: "blocked", message });
+  uploads.cancelAll();
+  if (lightbox.isOpen) lightbox.hide();
+  header.hideConfirm();
+  conversation.drafts.reset();
+  agentTyping.hide();
+  blockedView.show(message);
+  const inWidget = document.hasFocus() && state.open;
+  showView("blocked");
+  if (inWidget) blockedView.focus();
+  host.unread(0);
+  blockedView.retryAfter(state.blocked.until, () => socket.start());
+}
+
 function onRefused(frame, error) {
+  if (state.blocked) return; // dropped with the block: the blocked view says why
   const message = error.message || "This message could not be sent.";
   if (frame.type === "chat.start") {
     if (state.starting === frame.client_id) state.starting = null;
@@ -266,6 +308,8 @@ function onAuthClose(code) {
 }
 
 function onStatus(status, info) {
+  // Closed 4451 without its `blocked` frame (it is sent first, so only if it was lost): the same view.
+  if (status === "blocked" && !state.blocked) onBlocked(null);
   state.online = status === "online";
   if (!state.online) {
     cursors.closed();
@@ -376,6 +420,7 @@ function setOpen(open, focus) {
 function focusPrimary() {
   if (state.view === "form") prechat.focus();
   else if (state.view === "chat") conversation.focus();
+  else if (state.view === "blocked") blockedView.focus();
 }
 
 // --- Start ---------------------------------------------------------------------------------------

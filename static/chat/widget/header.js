@@ -46,7 +46,7 @@ export class Header {
     this.confirmBar.hidden = true;
   }
 
-  /** `view`: "loading" | "form" | "chat"; `chat`: the visitor's chat object, or null. */
+  /** `view`: "loading" | "form" | "chat" | "blocked"; `chat`: the visitor's chat object, or null. */
   render(view, chat) {
     this.minimise.hidden = !this.embedded;
     let title = "Chat with us";
@@ -65,6 +65,8 @@ export class Header {
         title = "Chat ended";
         subtitle = "Thanks for chatting with us.";
       }
+    } else if (view === "blocked") {
+      subtitle = ""; // the view below says it, in the server's words
     }
     setIsolatedText(this.title, title); // an agent's name, in its own direction
     this.subtitle.textContent = subtitle;

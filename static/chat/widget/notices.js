@@ -28,7 +28,8 @@ export class Notices {
   }
 
   status(status, info) {
-    if (status === "online") {
+    if (status === "online" || status === "blocked") {
+      // Blocked: the blocked view says it all; there is nothing to reconnect to.
       this.banner.hidden = true;
     } else if (status === "stopped") {
       this.banner.textContent = "Chat is unavailable. Please reload the page.";
