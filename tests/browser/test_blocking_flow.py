@@ -140,9 +140,20 @@ def test_an_agent_blocks_a_visitor_and_their_address(helpdesk, host_site, new_pa
     console.screenshot(path=shots / "console-chat-tab-blocks.png")
     assert_accessible("the console's Chat tab with blocks", console)
 
+    # The blocked visitor comes back (a reload: their token's hello is refused), told the same.
+    visitor.reload()
+    widget = visitor.frame_locator("#hd-frame")
+    expect(widget.get_by_test_id("blocked-message")).to_have_text(Blocked.MESSAGE)
+    expect(widget.get_by_test_id("prechat-form")).to_be_hidden()
+
     # Another visitor, another browser, the same address: refused at the first hello, no form offered,
-    # and no new visitor made for them.
-    other, other_widget = open_widget(new_page, host_site)
+    # and no new visitor made for them. Its widget does not try again: one socket, closed 4451.
+    other = new_page()
+    sockets = []
+    other.on("websocket", lambda ws: sockets.append(ws))
+    other.goto(host_site.url + "/")
+    other.get_by_role("button", name="Chat with us").click()
+    other_widget = other.frame_locator("#hd-frame")
     expect(other_widget.get_by_test_id("widget-blocked")).to_be_visible()
     expect(other_widget.get_by_test_id("blocked-message")).to_have_text(Blocked.MESSAGE)
     expect(other_widget.get_by_test_id("prechat-form")).to_be_hidden()
@@ -151,6 +162,8 @@ def test_an_agent_blocks_a_visitor_and_their_address(helpdesk, host_site, new_pa
     other.screenshot(path=shots / "widget-blocked-second-visitor.png")
     assert Visitor.objects.count() == 1
     assert_accessible("the blocked widget of a second visitor", widget_frame(other))
+    visitor_sockets = [ws for ws in sockets if ws.url.endswith("/ws/visitor/")]
+    assert len(visitor_sockets) == 1 and visitor_sockets[0].is_closed()
 
 
 def test_an_agent_without_the_right_sees_no_block_button(helpdesk, host_site, new_page, agent_login):
