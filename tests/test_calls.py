@@ -13,6 +13,16 @@ from .conftest import require
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _no_dead_connection_left_for_the_flush():
+    """These tests terminate pooled backends. The test database's flush after each one takes a pooled
+    connection on this thread: let it not be one of the dead ones (which test order decides)."""
+    yield
+    connection.close()
+    if getattr(connection, "pool", None) is not None:
+        connection.pool.check()
+
+
 def _on_postgresql():
     require(connection.vendor == "postgresql", "terminating backends needs PostgreSQL (DATABASE_URL=postgres://…)")
 
