@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from blocking import selectors as block_selectors
+from blocking.services import MAX_REASON_CHARS
 from helpdesk.security import allow_framing, frame_ancestors
 from tickets.services import MAX_RATING_COMMENT_CHARS
 
@@ -51,6 +52,7 @@ def console(request):
     blocks = block_selectors.block_settings()
     return render(request, "chat/console.html", {"max_chars": MAX_MESSAGE_CHARS, "resync_ms": _resync_ms(),
                                                  "block_hours": blocks.duration_hours,
+                                                 "block_reason_max": MAX_REASON_CHARS,
                                                  "block_ipv6_prefix": blocks.ipv6_prefix, **_upload_context()})
 
 
