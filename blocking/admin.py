@@ -2,8 +2,9 @@
 console (an agent's Block button), so they are read-only here but for lifting."""
 
 from django.contrib import admin, messages
-from django.shortcuts import redirect
 from django.utils import timezone
+
+from helpdesk.admin_rows import SingleRowAdmin
 
 from . import selectors, services
 from .errors import BlockError
@@ -80,19 +81,8 @@ class BlockAdmin(admin.ModelAdmin):
 
 
 @admin.register(BlockSettings)
-class BlockSettingsAdmin(admin.ModelAdmin):
+class BlockSettingsAdmin(SingleRowAdmin):
     """One row of settings: the list opens it directly."""
 
-    def changelist_view(self, request, extra_context=None):
-        row, _ = BlockSettings.objects.get_or_create(pk=1)
-        return redirect("admin:blocking_blocksettings_change", row.pk)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+    def settings_changed(self) -> None:
         selectors.forget_cached_settings()

@@ -7,10 +7,10 @@ app's ``TicketAdmin`` and differs from it only in those two things.
 
 from django import forms
 from django.contrib import admin
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
+from helpdesk.admin_rows import SingleRowAdmin
 from tickets.admin import ADMIN_MEDIA, TicketAdmin, conversation_html, short_time, ticket_admin_link
 from tickets.models import Ticket
 
@@ -173,7 +173,7 @@ class ChatSettingsForm(forms.ModelForm):
 
 
 @admin.register(ChatSettings)
-class ChatSettingsAdmin(admin.ModelAdmin):
+class ChatSettingsAdmin(SingleRowAdmin):
     """One row of settings: the list opens it directly."""
 
     form = ChatSettingsForm
@@ -183,18 +183,7 @@ class ChatSettingsAdmin(admin.ModelAdmin):
                    "description": "How many files a chat may take a minute is a rate limit (upload.chat)."}),
     ]
 
-    def changelist_view(self, request, extra_context=None):
-        settings, _ = ChatSettings.objects.get_or_create(pk=1)
-        return redirect("admin:chat_chatsettings_change", settings.pk)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+    def settings_changed(self) -> None:
         services.chat_settings_changed()
 
 

@@ -5,41 +5,7 @@ import assert from "node:assert/strict";
 
 import { Uploader, MAX_TRIES, fileProblem, humanSize, readLimits, uploadName } from "./uploads.js";
 import { RETRY_MIN_MS } from "./cursor.js";
-
-/** Time that moves only when told to, with the timers that fall due on the way. */
-class FakeClock {
-  constructor() {
-    this.t = 1_000_000;
-    this.timers = new Map();
-    this.nextId = 1;
-  }
-
-  now() {
-    return this.t;
-  }
-
-  setTimeout(fn, ms) {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
-    return id;
-  }
-
-  clearTimeout(id) {
-    this.timers.delete(id);
-  }
-
-  advance(ms) {
-    const end = this.t + ms;
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { FakeClock } from "./fake-clock.mjs";
 
 /** An XMLHttpRequest that records what it was asked and answers when the test says. */
 class FakeXhr {
