@@ -149,7 +149,6 @@ _REFUSALS = {
     "ticket_edit": "Too many changes at once. Try again in {wait} s.",
     "preview": "Too many previews. Try again in {wait} s.",
     "upload": "Too many files at once. Send this one again in {wait} s.",
-    "blocked_hello": "Too many tries while blocked. Try again in {wait} s.",
     "login": "Too many failed logins. Please try again in {minutes}.",
 }
 
