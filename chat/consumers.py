@@ -65,6 +65,20 @@ MAX_WAITING_FRAMES = 100
 RETRY_AFTER_SECONDS = 1
 
 
+# Frames that only state what is being typed now: one still waiting is replaced by the next.
+DRAFTS = (protocol.VisitorTyping, protocol.AgentTyping)
+
+
+class Waiting:
+    """A frame received and not yet taken by the socket's worker."""
+
+    __slots__ = ("frame", "taken")
+
+    def __init__(self, frame):
+        self.frame = frame  # the parsed frame, or the ProtocolError its parsing raised
+        self.taken = False
+
+
 class FrameConsumer(AsyncWebsocketConsumer):
     """Parses frames, dispatches them to ``on_<frame class>`` handlers and turns errors into
     error events. A bad frame never closes the socket."""
@@ -80,7 +94,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
         self.groups = []  # the groups this socket belongs in, joined or (while degraded) to join
         self.typing_rights: dict[str, tuple[float, object]] = {}  # chat ID -> (until, TypingRight or ChatError)
         self.closed = False
-        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.inbox: asyncio.Queue[Waiting] = asyncio.Queue()
+        self.inbox_tail: Waiting | None = None  # the frame queued last, while it waits
         self.worker: asyncio.Task | None = None
         self.link = live.link()
         self.limits = limits.SocketLimits(scope, self.kind)
@@ -114,34 +129,51 @@ class FrameConsumer(AsyncWebsocketConsumer):
     # --- frames from the socket ---
 
     async def receive(self, text_data=None, bytes_data=None):
+        """Parse the frame as it arrives and queue it for the worker, which answers frames in order.
+        A draft (``typing``) replaces the draft for the same chat still waiting at the end of the
+        queue, so that a burst of keystrokes takes one place, never the places of real frames."""
         if self.closed:
             return
+        try:
+            frame = protocol.parse(text_data, self.frames)
+        except protocol.ProtocolError as refused:
+            frame = refused
+        tail = self.inbox_tail
+        if (isinstance(frame, DRAFTS) and tail is not None and not tail.taken and type(tail.frame) is type(frame)
+                and tail.frame.chat == frame.chat):
+            tail.frame = frame
+            return
         if self.inbox.qsize() >= MAX_WAITING_FRAMES:
+            about = frame.about if isinstance(frame, protocol.ProtocolError) else frame
             await self.send_frame(events.error("rate_limited", "Too many frames at once. Wait for the answers "
-                                               "before you send more.", about=protocol.refused_frame(text_data),
+                                               "before you send more.", about=about,
                                                retry_after=RETRY_AFTER_SECONDS))
             return
-        self.inbox.put_nowait((text_data, bytes_data))
+        self.inbox_tail = waiting = Waiting(frame)
+        self.inbox.put_nowait(waiting)
         if self.worker is None:
             self.worker = asyncio.ensure_future(self._handle_inbox())
 
     async def _handle_inbox(self):
         while not self.closed:
-            text_data, bytes_data = await self.inbox.get()
+            waiting = await self.inbox.get()
+            waiting.taken = True
             if self.closed:
                 break
-            await self.handle_frame(text_data, bytes_data)
+            await self.handle_frame(waiting.frame)
 
-    async def handle_frame(self, text_data, bytes_data):
-        frame = None
+    async def handle_frame(self, frame):
+        """Act on one parsed frame (or answer the ``ProtocolError`` its parsing raised)."""
         try:
-            frame = protocol.parse(text_data, self.frames)
+            if isinstance(frame, protocol.ProtocolError):
+                raise frame
             self.check_ready(frame)
             self.allowance = await self.limits.check(frame)
             handler = getattr(self, f"on_{type(frame).__name__.lower()}")
             await handler(frame)
         except protocol.ProtocolError as exc:
-            await self.send_frame(events.error(exc.code, exc.message, about=frame or exc.about))
+            about = exc.about if exc is frame else frame
+            await self.send_frame(events.error(exc.code, exc.message, about=about or exc.about))
         except Blocked as exc:
             await self.refuse_blocked(exc.until)
         except ChatError as exc:
@@ -505,13 +537,13 @@ class AgentConsumer(FrameConsumer):
 
     # --- rights follow the user ---
 
-    async def handle_frame(self, text_data, bytes_data):
+    async def handle_frame(self, frame):
         """No frame is acted on with rights older than RIGHTS_CACHE_SECONDS."""
         if self.authorized and asyncio.get_running_loop().time() - self.rights_checked_at > RIGHTS_CACHE_SECONDS:
             await self.check_rights()
         if self.closed:
             return
-        await super().handle_frame(text_data, bytes_data)
+        await super().handle_frame(frame)
 
     async def check_rights(self) -> None:
         """Close the socket if the user logged out, was deactivated or lost the agent permission."""

@@ -37,7 +37,6 @@ class ProtocolError(Exception):
 
 
 _SAFE_REF = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-_FRAME_TYPE = re.compile(r"^[a-z][a-z.]{0,31}$")
 
 
 @dataclass(frozen=True)
@@ -460,20 +459,6 @@ def _too_deep(text: str) -> bool:
         elif char in "]}":
             depth -= 1
     return False
-
-
-def refused_frame(text: str | None) -> Refused | None:
-    """What a frame refused before it was parsed (too many waiting) said it was, to name it in the error."""
-    if not text or len(text) > MAX_FRAME_BYTES or _too_deep(text):
-        return None
-    try:
-        data = _decoder.decode(text)
-    except (ValueError, RecursionError):
-        return None
-    kind = data.get("type") if isinstance(data, dict) else None
-    if not isinstance(kind, str) or not _FRAME_TYPE.match(kind):
-        return None
-    return Refused.of(kind, data)
 
 
 def parse(text: str | None, frames: dict[str, Callable[[dict], object]]) -> object:

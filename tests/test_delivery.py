@@ -220,17 +220,6 @@ def test_hostile_text_is_refused_at_parse_time(text, code):
     assert refused.value.code == code
 
 
-def test_a_frame_refused_unread_is_still_named_when_it_can_be():
-    """Refused before it was parsed (too many frames waiting): the error still names the message, so
-    that the client retries that one; nothing hostile is echoed back."""
-    named = protocol.refused_frame('{"type":"message.send","chat":"K7QX2MPA","client_id":"c-1","text":"hi"}')
-    assert (named.WIRE_TYPE, named.client_id, named.chat) == ("message.send", "c-1", "K7QX2MPA")
-    assert protocol.refused_frame('{"type":"<script>","client_id":"<b>"}') is None
-    hostile = protocol.refused_frame('{"type":"message.send","client_id":"<b>x</b>","chat":"\\u0000"}')
-    assert (hostile.client_id, hostile.chat) == (None, None)
-    assert protocol.refused_frame("[" * 500) is None and protocol.refused_frame("not json") is None
-
-
 def test_brackets_inside_strings_are_text():
     frame = protocol.parse('{"type":"message.send","chat":"C","client_id":"b","text":"' + "[{" * 500 + '"}',
                            protocol.VISITOR_FRAMES)

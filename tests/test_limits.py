@@ -240,8 +240,9 @@ async def typing_socket(rule):
     watcher = await agent(user)
     await watcher.send({"type": "chat.watch", "chat": chat})
     await watcher.expect("resumed")
-    for n in range(LIMIT + 1):
+    for n in range(LIMIT + 1):  # a ping between drafts: one queued right behind another would replace it
         await socket.send({"type": "typing", "chat": chat, "text": "draft " * (n + 1)})
+        await socket.send({"type": "ping"})
     await refused(socket, "typing", chat=chat)
     return [socket, watcher]
 
