@@ -172,8 +172,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
             handler = getattr(self, f"on_{type(frame).__name__.lower()}")
             await handler(frame)
         except protocol.ProtocolError as exc:
-            about = exc.about if exc is frame else frame
-            await self.send_frame(events.error(exc.code, exc.message, about=about or exc.about))
+            about = exc.about if exc is frame else frame  # a frame that did not parse: what could be read of it
+            await self.send_frame(events.error(exc.code, exc.message, about=about))
         except Blocked as exc:
             await self.refuse_blocked(exc.until)
         except ChatError as exc:
